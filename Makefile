@@ -1,0 +1,39 @@
+# Two commands matter: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+LANTAI := $(VENV)/bin/lantai
+DEMO_HOME := var/demo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup demo demo-data test test-fast lint typecheck bench-quick clean
+
+setup:
+	scripts/bootstrap.sh --services
+
+demo: setup demo-data
+	LANTAI_HOME=$(DEMO_HOME) $(LANTAI) serve --host $(HOST) --port $(PORT)
+
+demo-data:
+	LANTAI_HOME=$(DEMO_HOME) $(LANTAI) demo load
+
+test: setup
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest
+	$(PY) bench/catalogue.py --quick > /dev/null
+
+test-fast:
+	$(PY) -m pytest -x -q -m "not browser and not postgres"
+
+lint:
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format src tests bench
+
+typecheck:
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) var/demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""The event vocabulary: ``source:subject:action`` names, each mapped to a PREMIS eventType.
+
+A change that has no member here cannot be logged, so a typo fails in mypy, not in an audit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["PREMIS_EVENT_TYPES", "EventType", "Outcome"]
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class EventType(StrEnum):
+    """Every event the system records. Keep alphabetical within each group."""
+
+    # catalogue
+    CATALOGUE_FONDS_CREATED = "catalogue:fonds:created"
+    CATALOGUE_RECORD_CREATED = "catalogue:record:created"
+    CATALOGUE_RECORD_UPDATED = "catalogue:record:updated"
+    CATALOGUE_RECORD_WITHDRAWN = "catalogue:record:withdrawn"
+    CATALOGUE_RECORD_RESTORED = "catalogue:record:restored"
+    CATALOGUE_RECORDS_GENERATED = "catalogue:records:generated"
+    CATALOGUE_IMPORT_COMPLETED = "catalogue:import:completed"
+    CATALOGUE_IMPORT_REJECTED = "catalogue:import:rejected"
+    CATALOGUE_EXPORT_CREATED = "catalogue:export:created"
+    # security
+    SECURITY_LOGIN_SUCCEEDED = "security:login:succeeded"
+    SECURITY_LOGIN_FAILED = "security:login:failed"
+    SECURITY_LOGOUT = "security:logout:done"
+    SECURITY_USER_CREATED = "security:user:created"
+    SECURITY_USER_DISABLED = "security:user:disabled"
+    SECURITY_USER_ENABLED = "security:user:enabled"
+    SECURITY_PASSWORD_CHANGED = "security:password:changed"
+    SECURITY_ROLE_GRANTED = "security:role:granted"
+    SECURITY_ROLE_REVOKED = "security:role:revoked"
+    SECURITY_CLEARANCE_CHANGED = "security:clearance:changed"
+    SECURITY_ACCESS_DENIED = "security:access:denied"
+    # audit
+    AUDIT_CHAIN_VERIFIED = "audit:chain:verified"
+    # system
+    SYSTEM_INSTANCE_INITIALISED = "system:instance:initialised"
+
+
+# PREMIS 3 eventType (id.loc.gov/vocabulary/preservation/eventType) for each event; None for
+# events that are access-control records rather than preservation events.
+PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
+    EventType.CATALOGUE_FONDS_CREATED: "creation",
+    EventType.CATALOGUE_RECORD_CREATED: "creation",
+    EventType.CATALOGUE_RECORD_UPDATED: "metadata modification",
+    EventType.CATALOGUE_RECORD_WITHDRAWN: "deaccession",
+    EventType.CATALOGUE_RECORD_RESTORED: "accession",
+    EventType.CATALOGUE_RECORDS_GENERATED: "creation",
+    EventType.CATALOGUE_IMPORT_COMPLETED: "ingestion end",
+    EventType.CATALOGUE_IMPORT_REJECTED: "validation",
+    EventType.CATALOGUE_EXPORT_CREATED: "dissemination",
+    EventType.SECURITY_LOGIN_SUCCEEDED: None,
+    EventType.SECURITY_LOGIN_FAILED: None,
+    EventType.SECURITY_LOGOUT: None,
+    EventType.SECURITY_USER_CREATED: None,
+    EventType.SECURITY_USER_DISABLED: None,
+    EventType.SECURITY_USER_ENABLED: None,
+    EventType.SECURITY_PASSWORD_CHANGED: None,
+    EventType.SECURITY_ROLE_GRANTED: None,
+    EventType.SECURITY_ROLE_REVOKED: None,
+    EventType.SECURITY_CLEARANCE_CHANGED: None,
+    EventType.SECURITY_ACCESS_DENIED: None,
+    EventType.AUDIT_CHAIN_VERIFIED: "fixity check",
+    EventType.SYSTEM_INSTANCE_INITIALISED: None,
+}

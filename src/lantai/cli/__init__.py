@@ -1,0 +1,1 @@
+"""The ``lantai`` command line."""

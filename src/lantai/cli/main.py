@@ -1,0 +1,250 @@
+"""The ``lantai`` command: init, serve, fonds, users, audit, import/export, demo, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from lantai.archival import Level
+from lantai.audit import EventType
+from lantai.cli.common import console, err_console, fail, open_instance, run
+from lantai.errors import NotFound
+from lantai.instance import Instance
+from lantai.security import Actor
+from lantai.settings import Settings
+from lantai.store import Record
+
+app = typer.Typer(help="兰台 Lantai 数字档案馆系统", no_args_is_help=True, pretty_exceptions_enable=False)
+fonds_app = typer.Typer(help="全宗管理", no_args_is_help=True)
+users_app = typer.Typer(help="用户与角色（本机操作员）", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志", no_args_is_help=True)
+config_app = typer.Typer(help="业务配置（代码表、档号规则、著录方案、三合一）", no_args_is_help=True)
+app.add_typer(fonds_app, name="fonds")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def init() -> None:
+    """创建实例目录、密钥和数据库结构（可重复运行）。"""
+    settings = Settings()
+    inst = run(lambda: Instance.initialise(settings))
+    console.print(f"实例已就绪：{inst.home}（数据库：{inst.db.dialect}）")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(help="进程数（SQLite 建议 1）")] = 1,
+) -> None:
+    """启动 Web 服务。"""
+    import uvicorn
+
+    from lantai.web.app import create_app
+
+    inst = open_instance()
+    console.print(f"兰台已启动：http://{host}:{port}  （接口文档 http://{host}:{port}/api/docs）")
+    uvicorn.run(create_app(inst), host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """列出全部设置项、当前值与说明。"""
+    s = Settings()
+    table = Table("设置（环境变量）", "当前值", "说明")
+    for name, field in Settings.model_fields.items():
+        table.add_row(f"LANTAI_{name.upper()}", str(getattr(s, name)), field.description or "")
+    console.print(table)
+
+
+# -- fonds ----------------------------------------------------------------------------------------
+
+
+@fonds_app.command("list")
+def fonds_list() -> None:
+    """列出全宗。"""
+    inst = open_instance()
+    with inst.db.read() as s:
+        rows = s.scalars(select(Record).where(Record.level == Level.FONDS.value).order_by(Record.position)).all()
+        table = Table("ID", "全宗号", "全宗名称", "立档单位", "下级条目数")
+        for r in rows:
+            table.add_row(str(r.id), r.archival_code or "", r.title, r.responsible or "", str(inst.catalogue.subtree_size(s, r.id) - 1))
+    console.print(table)
+
+
+@fonds_app.command("create")
+def fonds_create(
+    code: Annotated[str, typer.Argument(help="全宗号，如 Z109")],
+    name: Annotated[str, typer.Option(help="全宗名称")],
+    unit: Annotated[str, typer.Option(help="立档单位名称")],
+    dates: Annotated[str, typer.Option(help="起止年度，如 1949-2024")],
+    history: Annotated[str, typer.Option(help="档案保管沿革")],
+) -> None:
+    """新建全宗（DA/T 18-2022 全宗级必著项均须提供）。"""
+    inst = open_instance()
+
+    def go() -> Record:
+        with inst.db.write() as s:
+            return inst.catalogue.create_fonds(
+                s, Actor.operator(), code=code, name=name, responsible=unit, values={"date": dates, "custody_history": history}
+            )
+
+    rec = run(go)
+    console.print(f"已新建全宗 {rec.archival_code}（ID {rec.id}）：{rec.title}")
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """列出用户。"""
+    inst = open_instance()
+    with inst.db.read() as s:
+        table = Table("用户名", "姓名", "角色", "密级授权", "状态")
+        for u, roles in inst.users.list_users(s):
+            table.add_row(u.username, u.display_name, "、".join(inst.roles.label(r) for r in roles), u.clearance, "启用" if u.is_active else "停用")
+    console.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    display_name: Annotated[str, typer.Option("--name", help="姓名")],
+    role: Annotated[list[str] | None, typer.Option(help="角色：sysadmin、secadmin、auditor、archivist、reader（可多次）")] = None,
+    clearance: Annotated[str, typer.Option(help="密级授权")] = "公开",
+    password: Annotated[str | None, typer.Option(help="口令（不提供则交互输入）")] = None,
+) -> None:
+    """创建用户（本机操作员，可同时分配角色；三员互斥规则同样适用）。"""
+    inst = open_instance()
+    pw = password or typer.prompt("口令", hide_input=True, confirmation_prompt=True)
+
+    def go() -> None:
+        with inst.db.write() as s:
+            inst.users.create(s, Actor.operator(), username=username, display_name=display_name, password=pw, roles=tuple(role or ()), clearance=clearance)
+
+    run(go)
+    console.print(f"已创建用户 {username}")
+
+
+@users_app.command("grant")
+def users_grant(username: str, role: Annotated[list[str], typer.Option(help="新的完整角色列表（可多次）")]) -> None:
+    """设置用户的角色（替换原有角色）。"""
+    inst = open_instance()
+
+    def go() -> list[str]:
+        with inst.db.write() as s:
+            return inst.users.set_roles(s, Actor.operator(), username, tuple(role))
+
+    roles = run(go)
+    console.print(f"{username} 的角色：{'、'.join(inst.roles.label(r) for r in roles) or '（无）'}")
+
+
+@users_app.command("password")
+def users_password(username: str) -> None:
+    """重置用户口令。"""
+    inst = open_instance()
+    pw = typer.prompt("新口令", hide_input=True, confirmation_prompt=True)
+
+    def go() -> None:
+        with inst.db.write() as s:
+            inst.users.set_password(s, Actor.operator(), username, pw)
+
+    run(go)
+    console.print("口令已重置")
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """校验审计日志哈希链：发现被改动、删除、插入或截断的事件。"""
+    inst = open_instance()
+    with inst.db.read() as s:
+        report = inst.audit.verify(s)
+    with inst.db.write() as s:
+        inst.audit.append(
+            s,
+            actor=Actor.operator().username,
+            action=EventType.AUDIT_CHAIN_VERIFIED,
+            object_type="audit",
+            object_id="events",
+            detail={"checked": report.checked, "ok": report.ok, "problems": len(report.problems)},
+        )
+    if report.ok:
+        console.print(f"[green]校验通过[/]：共 {report.checked} 条事件，哈希链完整。")
+        return
+    err_console.print(f"[bold red]校验失败[/]：共 {report.checked} 条事件，发现 {len(report.problems)} 处问题：")
+    for p in report.problems[:100]:
+        err_console.print(f"  第 {p.seq} 条：{p.message}")
+    raise typer.Exit(2)
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """校验业务配置文件（内置 + 实例目录），列出所有问题。"""
+    from lantai.archival import load_domain
+
+    s = Settings()
+    domain = run(lambda: load_domain(s.resolved_config_dir))
+    console.print(
+        f"配置有效：{len(domain.tables)} 个代码表，{len(domain.codes.rules)} 条档号规则，"
+        f"{len({id(x) for x in domain.schemes.values()})} 个著录方案，三合一表 {', '.join(domain.classifications.ids())}"
+    )
+
+
+@config_app.command("suggest")
+def config_suggest(
+    title: Annotated[str, typer.Argument(help="题名")],
+    doc_type: Annotated[str | None, typer.Option(help="文种")] = None,
+    responsible: Annotated[str | None, typer.Option(help="责任者")] = None,
+    table: Annotated[str, typer.Option(help="三合一表")] = "municipal-office",
+) -> None:
+    """按三合一表为一份文件建议类目、门类和保管期限，并说明匹配依据。"""
+    from lantai.archival import load_domain
+
+    domain = run(lambda: load_domain(Settings().resolved_config_dir))
+    t = domain.classifications.table(table)
+    if t is None:
+        fail(f"三合一表「{table}」不存在")
+    out = Table("类目", "归档范围", "门类", "保管期限", "依据")
+    for sug in t.suggest(title=title, doc_type=doc_type, responsible=responsible)[:5]:
+        out.add_row(sug.entry_code, sug.scope, sug.category, domain.table("retention").label(sug.retention), "；".join(sug.reasons))
+    console.print(out)
+
+
+def resolve_node(inst: Instance, node: str) -> int:
+    """A record given by numeric ID or by 档号."""
+    if node.isdigit():
+        return int(node)
+    with inst.db.read() as s:
+        rid = s.scalar(select(Record.id).where(Record.archival_code == node))
+    if rid is None:
+        raise NotFound(f"档号「{node}」不存在")
+    return int(rid)
+
+
+def _register_optional() -> None:
+    """Commands whose modules live beside this one (import/export, EAD, demo)."""
+    from lantai.cli import demo, ead, spreadsheet
+
+    app.command("import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。")(spreadsheet.import_command)
+    export_app = typer.Typer(help="导出目录", no_args_is_help=True)
+    export_app.command("directory", help="导出归档文件目录（XLSX 或 PDF）。")(spreadsheet.export_directory_command)
+    export_app.command("ead3", help="导出 EAD3 XML。")(ead.export_ead3_command)
+    app.add_typer(export_app, name="export")
+    app.command("import-ead", help="导入 EAD 2002 XML（须通过 XSD 校验）。")(ead.import_ead_command)
+    app.add_typer(demo.demo_app, name="demo")
+
+
+_register_optional()

@@ -1,0 +1,97 @@
+"""Every setting, declared once with its default and help text (``lantai settings`` prints them).
+
+Settings come from environment variables prefixed ``LANTAI_`` (``LANTAI_DATABASE_URL`` …).
+The instance home (``LANTAI_HOME``) holds everything an embedded instance writes: the SQLite
+database, instance configuration overrides, secrets and the audit witness file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Lantai settings. Construct with keyword arguments in tests, from the environment otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="LANTAI_", extra="ignore")
+
+    home: Path = Field(
+        Path("var/lantai"),
+        description="Instance directory: SQLite database, config overrides, secrets, audit witness.",
+    )
+    database_url: str = Field(
+        "",
+        description=(
+            "SQLAlchemy URL of the catalogue database. Empty means SQLite (WAL) at "
+            "<home>/lantai.db; use postgresql+psycopg://user@host/db for PostgreSQL."
+        ),
+    )
+    config_dir: Path | None = Field(
+        None,
+        description=(
+            "Directory of instance domain data (YAML) that extends or overrides the shipped "
+            "code tables, 档号 rules, metadata schemes and 三合一 tables. Default <home>/config."
+        ),
+    )
+    session_hours: float = Field(8.0, description="Lifetime of a login session, in hours.")
+    session_idle_minutes: float = Field(
+        60.0, description="A session unused for this many minutes expires."
+    )
+    cookie_secure: bool = Field(
+        False, description="Send the session cookie only over HTTPS (set true behind TLS)."
+    )
+    max_upload_mb: int = Field(
+        200, description="Largest file accepted by an upload endpoint, in MiB."
+    )
+    import_max_rows: int = Field(
+        200_000, description="Largest number of rows accepted in one catalogue spreadsheet."
+    )
+    import_max_cell_chars: int = Field(
+        20_000, description="Longest cell accepted in a catalogue spreadsheet, in characters."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed logins for one account before it is locked for lockout_minutes."
+    )
+    login_lockout_minutes: float = Field(
+        15.0, description="How long an account stays locked after too many failed logins."
+    )
+    password_time_cost: int = Field(
+        3, ge=1, description="argon2id time cost for password hashes (RFC 9106 low-memory profile: 3)."
+    )
+    password_memory_kib: int = Field(
+        65536, ge=1024, description="argon2id memory per password hash, in KiB (default 64 MiB)."
+    )
+    children_page_size: int = Field(
+        50, description="Default number of children returned per page in the hierarchy browser."
+    )
+    archive_code: str = Field(
+        "", description="档案馆代码 of this archive (6 digits, DA/T 18), used in exports."
+    )
+    archive_name: str = Field("示范市档案馆", description="Name of this archive, used in exports.")
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'lantai.db'}"
+
+    @property
+    def resolved_config_dir(self) -> Path:
+        return (self.config_dir or self.resolved_home / "config").expanduser().resolve()
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.resolved_home / "secrets"
+
+    @property
+    def audit_witness_path(self) -> Path:
+        return self.resolved_home / "audit" / "witness.log"

@@ -1,0 +1,23 @@
+"""Persistence: models, the database handle and migrations. No business rules live here."""
+
+from lantai.store.auth import LoginSession, User, UserRole
+from lantai.store.base import Base, utcnow
+from lantai.store.catalogue import COLUMN_KEYS, CodeCounter, ImportBatch, Record, RecordClosure
+from lantai.store.db import Database, after_commit
+from lantai.store.events import Event
+
+__all__ = [
+    "COLUMN_KEYS",
+    "Base",
+    "CodeCounter",
+    "Database",
+    "Event",
+    "ImportBatch",
+    "LoginSession",
+    "Record",
+    "RecordClosure",
+    "User",
+    "UserRole",
+    "after_commit",
+    "utcnow",
+]

@@ -1,0 +1,108 @@
+"""The FastAPI application: JSON API under /api (OpenAPI at /api/docs) and zh-CN pages.
+
+The whole URL map is the fixed list of routers in :data:`ROUTERS`; each route declares its
+permission with ``require(Perm.X)``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from lantai import __version__
+from lantai.archival import Level
+from lantai.instance import Instance
+from lantai.security import Actor, Perm
+from lantai.web.api import audit as audit_api
+from lantai.web.api import auth as auth_api
+from lantai.web.api import config as config_api
+from lantai.web.api import records as records_api
+from lantai.web.api import users as users_api
+from lantai.web.deps import require
+from lantai.web.errors import install_error_handlers
+from lantai.web.headers import SecurityHeaders
+from lantai.web.pages import audit as audit_pages
+from lantai.web.pages import auth as auth_pages
+from lantai.web.pages import catalogue as catalogue_pages
+from lantai.web.pages import users as users_pages
+
+__all__ = ["ROUTERS", "create_app"]
+
+health = APIRouter(tags=["系统"])
+
+
+@health.get("/api/health", summary="健康检查")
+def health_check(request: Request, _: Actor = require(Perm.PUBLIC)) -> dict[str, Any]:
+    inst: Instance = request.app.state.instance
+    with inst.db.read() as s:
+        s.connection().exec_driver_sql("SELECT 1")
+    return {"ok": True, "version": __version__, "database": inst.db.dialect}
+
+
+_DOCS_HTML = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>兰台 API 文档</title>
+<link rel="stylesheet" href="/api/docs-assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/static/js/swagger-init.js"></script></body></html>"""
+
+
+@health.get("/api/docs", include_in_schema=False)
+def api_docs(_: Actor = require(Perm.PUBLIC)) -> HTMLResponse:
+    """Swagger UI served from the package (no CDN); Swagger styles need inline style attributes."""
+    csp = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; frame-ancestors 'none'"
+    return HTMLResponse(_DOCS_HTML, headers={"content-security-policy": csp})
+
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health,
+    auth_api.router,
+    records_api.router,
+    config_api.router,
+    audit_api.router,
+    users_api.router,
+    auth_pages.router,
+    catalogue_pages.router,
+    audit_pages.router,
+    users_pages.router,
+)
+
+
+def _web_dir() -> Path:
+    return Path(str(resources.files("lantai.web")))
+
+
+def create_app(instance: Instance, *, extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+    app = FastAPI(
+        title="兰台 Lantai 数字档案馆系统 API",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        swagger_ui_parameters={"defaultModelsExpandDepth": 0},
+    )
+    app.state.instance = instance
+    templates = Jinja2Templates(directory=str(_web_dir() / "templates"))
+    templates.env.globals["archive_name"] = instance.settings.archive_name
+    templates.env.globals["version"] = __version__
+    templates.env.globals["Perm"] = Perm
+    templates.env.filters["level_label"] = lambda value: Level(value).label
+    app.state.templates = templates
+    install_error_handlers(app)
+    for router in (*ROUTERS, *extra_routers):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(_web_dir() / "static")), name="static")
+    app.mount(
+        "/api/docs-assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-assets",
+    )
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,1 @@
+"""Server-rendered zh-CN pages, one module per area."""
