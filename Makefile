@@ -16,6 +16,7 @@ demo: setup demo-data
 	LANTAI_HOME=$(DEMO_HOME) $(LANTAI) serve --host $(HOST) --port $(PORT)
 
 demo-data:
+	LANTAI_HOME=$(DEMO_HOME) $(LANTAI) init --archive-code 136101 --archive-name 示范市档案馆
 	LANTAI_HOME=$(DEMO_HOME) $(LANTAI) demo load
 
 test: setup

@@ -38,7 +38,7 @@ class Instance:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, create_key: bool = False) -> Instance:
-        settings = settings or Settings()
+        settings = settings or Settings.load()
         domain = load_domain(settings.resolved_config_dir)
         roles = load_roles()
         key_path = settings.secrets_dir / "audit.key"
@@ -74,7 +74,7 @@ class Instance:
     @classmethod
     def initialise(cls, settings: Settings | None = None) -> Instance:
         """Create the home directory, secrets and schema (idempotent), then open the instance."""
-        settings = settings or Settings()
+        settings = settings or Settings.load()
         home = settings.resolved_home
         for sub in (
             home,

@@ -1,13 +1,15 @@
 """Every setting, declared once with its default and help text (``lantai settings`` prints them).
 
-Settings come from environment variables prefixed ``LANTAI_`` (``LANTAI_DATABASE_URL`` …).
-The instance home (``LANTAI_HOME``) holds everything an embedded instance writes: the SQLite
-database, instance configuration overrides, secrets and the audit witness file.
+Settings come from environment variables prefixed ``LANTAI_`` (``LANTAI_DATABASE_URL`` …) and,
+for an initialised instance, from ``<LANTAI_HOME>/lantai.env`` (written by ``lantai init``);
+environment variables win. The instance home holds everything an embedded instance writes: the
+SQLite database, instance configuration overrides, secrets and the audit witness file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,7 +63,9 @@ class Settings(BaseSettings):
         15.0, description="How long an account stays locked after too many failed logins."
     )
     password_time_cost: int = Field(
-        3, ge=1, description="argon2id time cost for password hashes (RFC 9106 low-memory profile: 3)."
+        3,
+        ge=1,
+        description="argon2id time cost for password hashes (RFC 9106 low-memory profile: 3).",
     )
     password_memory_kib: int = Field(
         65536, ge=1024, description="argon2id memory per password hash, in KiB (default 64 MiB)."
@@ -70,9 +74,34 @@ class Settings(BaseSettings):
         50, description="Default number of children returned per page in the hierarchy browser."
     )
     archive_code: str = Field(
-        "", description="档案馆代码 of this archive (6 digits, DA/T 18), used in exports."
+        "",
+        pattern=r"^([0-9]{6})?$",
+        description="档案馆代码 of this archive (6 digits, DA/T 18): required at 全宗 level and in exports. Set with `lantai init --archive-code`.",
     )
     archive_name: str = Field("示范市档案馆", description="Name of this archive, used in exports.")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Environment variables, then ``<home>/lantai.env`` for anything they leave unset."""
+        first = cls(**overrides)
+        env_file = first.instance_env_path
+        if env_file.is_file():
+            return cls(_env_file=env_file, _env_file_encoding="utf-8", **overrides)
+        return first
+
+    @property
+    def instance_env_path(self) -> Path:
+        return self.resolved_home / "lantai.env"
+
+    def save_instance_values(self, values: dict[str, str]) -> None:
+        """Record instance settings (e.g. 档案馆代码) in ``<home>/lantai.env``, keeping other lines."""
+        path = self.instance_env_path
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        keys = {f"LANTAI_{k.upper()}": v for k, v in values.items()}
+        kept = [ln for ln in lines if ln.split("=", 1)[0].strip() not in keys]
+        kept += [f"{k}={v}" for k, v in keys.items()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
     @property
     def resolved_home(self) -> Path:

@@ -15,22 +15,96 @@ def domain() -> Domain:
 
 # (rule id, field values, counter, parent code, expected 档号)
 EXAMPLES = [
-    ("dat22-ws-item", {"fonds_code": "Z109", "category": "WS", "year": 2011, "retention": "Y", "org_code": "BGS"}, 1, None, "Z109-WS·2011-Y-BGS-0001"),
-    ("dat13-item-4", {"fonds_code": "Z109", "category": "WS", "year": 2011, "retention": "Y", "org_code": "办公室"}, 1, None, "Z109-WS·2011·Y·办公室-0001"),
-    ("dat13-item-3", {"fonds_code": "A439", "category": "WS", "year": 2015, "retention": "D30", "org_code": "003"}, 5, None, "A439-WS·2015·D30·003-005"),
-    ("dat13-file-class", {"fonds_code": "J019", "category": "ZY", "class_code": "JC", "subclass_code": "CC", "year": 2019, "retention": "D30"}, 1, None, "J019-ZY·JC·CC·2019·D30-001"),
+    (
+        "dat22-ws-item",
+        {"fonds_code": "Z109", "category": "WS", "year": 2011, "retention": "Y", "org_code": "BGS"},
+        1,
+        None,
+        "Z109-WS·2011-Y-BGS-0001",
+    ),
+    (
+        "dat13-item-4",
+        {
+            "fonds_code": "Z109",
+            "category": "WS",
+            "year": 2011,
+            "retention": "Y",
+            "org_code": "办公室",
+        },
+        1,
+        None,
+        "Z109-WS·2011·Y·办公室-0001",
+    ),
+    (
+        "dat13-item-3",
+        {
+            "fonds_code": "A439",
+            "category": "WS",
+            "year": 2015,
+            "retention": "D30",
+            "org_code": "003",
+        },
+        5,
+        None,
+        "A439-WS·2015·D30·003-005",
+    ),
+    (
+        "dat13-file-class",
+        {
+            "fonds_code": "J019",
+            "category": "ZY",
+            "class_code": "JC",
+            "subclass_code": "CC",
+            "year": 2019,
+            "retention": "D30",
+        },
+        1,
+        None,
+        "J019-ZY·JC·CC·2019·D30-001",
+    ),
     ("dat13-in-file-3", {}, 1, "J019-ZY·JC·CC·2019·D30-001", "J019-ZY·JC·CC·2019·D30-001-001"),
-    ("dat13-file-project", {"fonds_code": "X032", "category": "KJ", "class_code": "JJ", "project_code": "02"}, 5, None, "X032-KJ·JJ·02-005"),
+    (
+        "dat13-file-project",
+        {"fonds_code": "X032", "category": "KJ", "class_code": "JJ", "project_code": "02"},
+        5,
+        None,
+        "X032-KJ·JJ·02-005",
+    ),
     ("dat13-in-file-page", {}, 54, "X032-KJ·JJ·02-005", "X032-KJ·JJ·02-005-054"),
-    ("dat13-group-photo", {"fonds_code": "K021", "category": "ZP", "year": 2019, "retention": "D30"}, 25, None, "K021-ZP·2019·D30-025"),
+    (
+        "dat13-group-photo",
+        {"fonds_code": "K021", "category": "ZP", "year": 2019, "retention": "D30"},
+        25,
+        None,
+        "K021-ZP·2019·D30-025",
+    ),
     ("dat13-in-file-3", {}, 5, "K021-ZP·2019·D30-025", "K021-ZP·2019·D30-025-005"),
-    ("dat13-item-class-5", {"fonds_code": "C015", "category": "WY", "class_code": "TZGG", "year": 2019, "retention": "D10"}, 1, None, "C015-WY·TZGG·2019·D10-00001"),
+    (
+        "dat13-item-class-5",
+        {
+            "fonds_code": "C015",
+            "category": "WY",
+            "class_code": "TZGG",
+            "year": 2019,
+            "retention": "D10",
+        },
+        1,
+        None,
+        "C015-WY·TZGG·2019·D10-00001",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("rule_id", "values", "n", "parent", "expected"), EXAMPLES, ids=[e[4] for e in EXAMPLES])
+@pytest.mark.parametrize(
+    ("rule_id", "values", "n", "parent", "expected"), EXAMPLES, ids=[e[4] for e in EXAMPLES]
+)
 def test_standard_examples_are_generated_and_validated(
-    domain: Domain, rule_id: str, values: dict[str, object], n: int, parent: str | None, expected: str
+    domain: Domain,
+    rule_id: str,
+    values: dict[str, object],
+    n: int,
+    parent: str | None,
+    expected: str,
 ) -> None:
     rule = domain.codes.rule(rule_id)
     prefix = rule.render_prefix(values, parent)
@@ -77,7 +151,13 @@ def test_malformed_codes_are_explained(domain: Domain, code: str, fragment: str)
 
 def test_code_must_agree_with_record_values(domain: Domain) -> None:
     rule = domain.codes.rule("dat22-ws-item")
-    values = {"fonds_code": "Z109", "category": "WS", "year": 2012, "retention": "Y", "org_code": "BGS"}
+    values = {
+        "fonds_code": "Z109",
+        "category": "WS",
+        "year": 2012,
+        "retention": "Y",
+        "org_code": "BGS",
+    }
     problems = rule.check("Z109-WS·2011-Y-BGS-0001", values)
     assert [p.field for p in problems] == ["年度"]
     assert "2011" in problems[0].message and "2012" in problems[0].message
@@ -106,8 +186,22 @@ def test_counter_overflow_is_refused(domain: Domain) -> None:
 def test_rule_selection_is_most_specific(domain: Domain) -> None:
     book = domain.codes
     pick = book.rule_for
-    assert pick(fonds_code="Z109", category="WS", level=Level.ITEM, parent_level=Level.SERIES).id == "dat22-ws-item"  # type: ignore[union-attr]
-    assert pick(fonds_code="Z109", category="KU", level=Level.ITEM, parent_level=Level.SERIES).id == "dat13-item-generic"  # type: ignore[union-attr]
-    assert pick(fonds_code="X032", category="KJ", level=Level.FILE, parent_level=Level.SERIES).id == "dat13-file-project"  # type: ignore[union-attr]
-    assert pick(fonds_code="X032", category="KJ", level=Level.ITEM, parent_level=Level.FILE).id == "dat13-in-file-page"  # type: ignore[union-attr]
-    assert pick(fonds_code="Z109", category="WS", level=Level.SERIES, parent_level=Level.FONDS) is None
+    assert (
+        pick(fonds_code="Z109", category="WS", level=Level.ITEM, parent_level=Level.SERIES).id
+        == "dat22-ws-item"
+    )  # type: ignore[union-attr]
+    assert (
+        pick(fonds_code="Z109", category="KU", level=Level.ITEM, parent_level=Level.SERIES).id
+        == "dat13-item-generic"
+    )  # type: ignore[union-attr]
+    assert (
+        pick(fonds_code="X032", category="KJ", level=Level.FILE, parent_level=Level.SERIES).id
+        == "dat13-file-project"
+    )  # type: ignore[union-attr]
+    assert (
+        pick(fonds_code="X032", category="KJ", level=Level.ITEM, parent_level=Level.FILE).id
+        == "dat13-in-file-page"
+    )  # type: ignore[union-attr]
+    assert (
+        pick(fonds_code="Z109", category="WS", level=Level.SERIES, parent_level=Level.FONDS) is None
+    )

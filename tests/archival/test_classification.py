@@ -29,7 +29,9 @@ def domain() -> Domain:
         ("关于召开会议的通知", "通知", "某某商会", "3.4", "D10"),
     ],
 )
-def test_suggestions(domain: Domain, title: str, doc_type: str, responsible: str, entry: str, retention: str) -> None:
+def test_suggestions(
+    domain: Domain, title: str, doc_type: str, responsible: str, entry: str, retention: str
+) -> None:
     table = domain.classifications.table("municipal-office")
     assert table is not None
     best = table.suggest(title=title, doc_type=doc_type, responsible=responsible)[0]
@@ -40,14 +42,21 @@ def test_suggestions(domain: Domain, title: str, doc_type: str, responsible: str
 def test_traditional_title_matches_simplified_keywords(domain: Domain) -> None:
     table = domain.classifications.table("municipal-office")
     assert table is not None
-    best = table.suggest(title="市人民政府第十五次常務會議紀要", doc_type="纪要", responsible="某市人民政府辦公室")[0]
+    best = table.suggest(
+        title="市人民政府第十五次常務會議紀要", doc_type="纪要", responsible="某市人民政府辦公室"
+    )[0]
     assert best.entry_code == "1.2"
 
 
 def test_versions_are_chosen_by_date(domain: Domain) -> None:
     spec = domain.classifications.versions("municipal-office")[0].spec
     older = ClassificationFile.model_validate(
-        {**spec.model_dump(by_alias=True), "version": "2012", "effective_from": date(2012, 1, 1), "entries": [e.model_dump(by_alias=True) | {"retention": "D30"} for e in spec.entries]}
+        {
+            **spec.model_dump(by_alias=True),
+            "version": "2012",
+            "effective_from": date(2012, 1, 1),
+            "entries": [e.model_dump(by_alias=True) | {"retention": "D30"} for e in spec.entries],
+        }
     )
     book = ClassificationBook((spec, older))
     assert [t.version for t in book.versions("municipal-office")] == ["2012", "2024"]

@@ -12,7 +12,21 @@ from lantai.errors import ConfigError
 
 def test_shipped_domain_loads() -> None:
     d = load_domain()
-    assert set(d.table("category").codes()) == {"WS", "KJ", "RS", "KU", "ZY", "ZP", "LY", "LX", "SJ", "YJ", "WY", "MT", "SW"}
+    assert set(d.table("category").codes()) == {
+        "WS",
+        "KJ",
+        "RS",
+        "KU",
+        "ZY",
+        "ZP",
+        "LY",
+        "LX",
+        "SJ",
+        "YJ",
+        "WY",
+        "MT",
+        "SW",
+    }
     assert d.table("open_status").codes() == ["开放", "控制", "延期开放", "未审核"]
     assert d.table("retention").codes(include_legacy=False) == ["Y", "D30", "D10"]
     for cat in d.table("category").codes():
@@ -38,9 +52,13 @@ tables:
         encoding="utf-8",
     )
     d = load_domain(tmp_path)
-    rule = d.codes.rule_for(fonds_code="Z109", category="WS", level=Level.ITEM, parent_level=Level.SERIES)
+    rule = d.codes.rule_for(
+        fonds_code="Z109", category="WS", level=Level.ITEM, parent_level=Level.SERIES
+    )
     assert rule is not None and rule.id == "dat13-item-4"
-    other = d.codes.rule_for(fonds_code="A001", category="WS", level=Level.ITEM, parent_level=Level.SERIES)
+    other = d.codes.rule_for(
+        fonds_code="A001", category="WS", level=Level.ITEM, parent_level=Level.SERIES
+    )
     assert other is not None and other.id == "dat22-ws-item"
     assert "工作秘密" in d.table("security_level") and "机密" in d.table("security_level")
 
@@ -60,7 +78,10 @@ assignments:
         encoding="utf-8",
     )
     (tmp_path / "schemes").mkdir()
-    (tmp_path / "schemes" / "bad.yaml").write_text("id: BAD\ntitle: x\nelements:\n  - key: 1bad\n    name: x\n    type: nonsense\n    obligation: {item: R}\n", encoding="utf-8")
+    (tmp_path / "schemes" / "bad.yaml").write_text(
+        "id: BAD\ntitle: x\nelements:\n  - key: 1bad\n    name: x\n    type: nonsense\n    obligation: {item: R}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as err:
         load_domain(tmp_path)
     text = str(err.value)
@@ -80,7 +101,7 @@ def test_cross_file_references_are_checked(tmp_path: Path) -> None:
 
 
 def test_invalid_yaml_and_encoding(tmp_path: Path) -> None:
-    (tmp_path / "codes.yaml").write_bytes("tables: [unclosed".encode())
+    (tmp_path / "codes.yaml").write_bytes(b"tables: [unclosed")
     with pytest.raises(ConfigError, match="领域配置"):
         load_domain(tmp_path)
     (tmp_path / "codes.yaml").write_bytes("tables: {}\n# 中文".encode("gbk"))

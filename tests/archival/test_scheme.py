@@ -39,7 +39,9 @@ def test_valid_item_has_no_problems(domain: Domain) -> None:
     assert domain.scheme_for("WS").validate(Level.ITEM, good_item(), today=TODAY) == []
 
 
-@pytest.mark.parametrize("missing", ["title", "date", "responsible", "retention", "open_status", "archival_code"])
+@pytest.mark.parametrize(
+    "missing", ["title", "date", "responsible", "retention", "open_status", "archival_code"]
+)
 def test_required_items_per_dat18(domain: Domain, missing: str) -> None:
     values = good_item()
     del values[missing]
@@ -50,7 +52,9 @@ def test_required_items_per_dat18(domain: Domain, missing: str) -> None:
 
 def test_fonds_level_obligations_differ(domain: Domain) -> None:
     scheme = domain.scheme_for(None)
-    problems = scheme.validate(Level.FONDS, {"title": "某全宗", "archival_code": "Z109"}, today=TODAY)
+    problems = scheme.validate(
+        Level.FONDS, {"title": "某全宗", "archival_code": "Z109"}, today=TODAY
+    )
     missing = {p.field for p in problems}
     assert {"档案馆代码", "日期", "责任者", "档案保管沿革"} <= missing
     assert "保管期限" not in missing  # not a fonds-level element
@@ -85,7 +89,14 @@ def test_future_dates_are_implausible(domain: Domain) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("2011-03-05", "20110305"), ("2011/3/5", "20110305"), ("2011年3月5日", "20110305"), ("20110305", "20110305"), ("[20110305]", "[20110305]"), ("２０１１０３０５", "20110305")],
+    [
+        ("2011-03-05", "20110305"),
+        ("2011/3/5", "20110305"),
+        ("2011年3月5日", "20110305"),
+        ("20110305", "20110305"),
+        ("[20110305]", "[20110305]"),
+        ("２０１１０３０５", "20110305"),
+    ],
 )
 def test_date_forms_normalise(raw: str, expected: str) -> None:
     assert normalize_date(raw) == expected
@@ -93,7 +104,7 @@ def test_date_forms_normalise(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize("raw", ["2021-13-40", "20110230", "2011", "abc"])
 def test_invalid_dates_are_reported(domain: Domain, raw: str) -> None:
-    value, problem = domain.scheme_for("WS").coerce(Level.ITEM, "date", raw)
+    _value, problem = domain.scheme_for("WS").coerce(Level.ITEM, "date", raw)
     assert problem is not None and problem.rule.startswith("GD-1-3")
     assert raw in problem.message
 
@@ -119,6 +130,12 @@ def test_file_level_takes_date_spans(domain: Domain) -> None:
 
 def test_elements_found_by_chinese_header(domain: Domain) -> None:
     scheme = domain.scheme_for("WS")
-    for header, key in [("文号", "doc_number"), ("题 名", "title"), ("机构（问题）", "org_code"), ("备注", "notes"), ("开放标识", "open_status")]:
+    for header, key in [
+        ("文号", "doc_number"),
+        ("题 名", "title"),
+        ("机构（问题）", "org_code"),
+        ("备注", "notes"),
+        ("开放标识", "open_status"),
+    ]:
         el = scheme.element_by_name(header)
         assert el is not None and el.key == key, header

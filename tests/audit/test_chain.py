@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from factories import create_fonds
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from factories import create_fonds
 from lantai.instance import Instance
 from lantai.security import Actor
 
@@ -30,9 +30,8 @@ def test_updates_and_deletes_are_refused(any_instance: Instance, operator: Actor
     inst = any_instance
     _events(inst, operator, 1)
     for sql in ("UPDATE events SET actor = 'x' WHERE seq = 1", "DELETE FROM events WHERE seq = 1"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with inst.db.engine.begin() as c:
-                c.execute(text(sql))
+        with pytest.raises(DBAPIError, match="append-only"), inst.db.engine.begin() as c:
+            c.execute(text(sql))
     with inst.db.read() as s:
         assert inst.audit.verify(s).ok
 
@@ -58,7 +57,10 @@ def test_recomputing_without_the_key_is_detected(any_instance: Instance, operato
     _events(inst, operator)
     _disable_guards(inst)
     with inst.db.engine.begin() as c:
-        c.execute(text("UPDATE events SET actor = 'mallory', hash = :h WHERE seq = 2"), {"h": hashlib.sha256(b"forged").hexdigest()})
+        c.execute(
+            text("UPDATE events SET actor = 'mallory', hash = :h WHERE seq = 2"),
+            {"h": hashlib.sha256(b"forged").hexdigest()},
+        )
     with inst.db.read() as s:
         report = inst.audit.verify(s)
     assert {p.seq for p in report.problems} >= {2, 3}
@@ -87,14 +89,22 @@ def test_truncated_tail_is_detected_by_the_witness(any_instance: Instance, opera
     assert any("末尾事件已被删除" in p.message for p in report.problems)
 
 
-def test_failed_transaction_leaves_no_event_and_no_witness(instance: Instance, operator: Actor) -> None:
+def test_failed_transaction_leaves_no_event_and_no_witness(
+    instance: Instance, operator: Actor
+) -> None:
     inst = instance
     witness = inst.settings.audit_witness_path
     before = witness.read_text()
-    with pytest.raises(RuntimeError):
-        with inst.db.write() as s:
-            inst.catalogue.create_fonds(s, operator, code="Q001", name="回滚全宗", responsible="某单位", values={"date": "2000", "custody_history": "x"})
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), inst.db.write() as s:
+        inst.catalogue.create_fonds(
+            s,
+            operator,
+            code="Q001",
+            name="回滚全宗",
+            responsible="某单位",
+            values={"date": "2000", "custody_history": "x"},
+        )
+        raise RuntimeError("boom")
     assert witness.read_text() == before
     create_fonds(inst, operator, code="Q002")
     with inst.db.read() as s:

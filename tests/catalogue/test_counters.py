@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from factories import create_fonds, create_series, item_values
 from sqlalchemy import select
 
+from factories import create_fonds, create_series, item_values
 from lantai.archival import Level
 from lantai.catalogue.counters import current_counter, next_counter
 from lantai.errors import ValidationFailed
@@ -28,9 +28,13 @@ def test_concurrent_writers_get_consecutive_codes(any_instance: Instance, operat
             for i in range(per_thread):
                 with inst.db.write() as s:
                     inst.catalogue.create_record(
-                        s, operator, parent_id=series.id, level=Level.ITEM, values=item_values(title=f"线程{n}第{i}件")
+                        s,
+                        operator,
+                        parent_id=series.id,
+                        level=Level.ITEM,
+                        values=item_values(title=f"线程{n}第{i}件"),
                     )
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
@@ -47,17 +51,23 @@ def test_concurrent_writers_get_consecutive_codes(any_instance: Instance, operat
         assert inst.audit.verify(s).ok
 
 
-def test_rolled_back_insert_does_not_consume_a_number(any_instance: Instance, operator: Actor) -> None:
+def test_rolled_back_insert_does_not_consume_a_number(
+    any_instance: Instance, operator: Actor
+) -> None:
     inst = any_instance
     series = create_series(inst, operator, create_fonds(inst, operator).id)
     try:
         with inst.db.write() as s:
-            inst.catalogue.create_record(s, operator, parent_id=series.id, level=Level.ITEM, values=item_values())
+            inst.catalogue.create_record(
+                s, operator, parent_id=series.id, level=Level.ITEM, values=item_values()
+            )
             raise ValidationFailed("模拟后续步骤失败")
     except ValidationFailed:
         pass
     with inst.db.write() as s:
-        rec = inst.catalogue.create_record(s, operator, parent_id=series.id, level=Level.ITEM, values=item_values())
+        rec = inst.catalogue.create_record(
+            s, operator, parent_id=series.id, level=Level.ITEM, values=item_values()
+        )
     assert rec.archival_code == "Z109-WS·2011-Y-BGS-0001"
 
 

@@ -17,7 +17,15 @@ PW = "Lantai-Test-2026!"
 
 def make(inst: Instance, name: str, roles: tuple[str, ...] = (), clearance: str = "公开") -> None:
     with inst.db.write() as s:
-        inst.users.create(s, Actor.operator(), username=name, display_name=name, password=PW, roles=roles, clearance=clearance)
+        inst.users.create(
+            s,
+            Actor.operator(),
+            username=name,
+            display_name=name,
+            password=PW,
+            roles=roles,
+            clearance=clearance,
+        )
 
 
 def actor(inst: Instance, name: str) -> Actor:
@@ -27,7 +35,13 @@ def actor(inst: Instance, name: str) -> Actor:
 
 @pytest.mark.parametrize(
     "roles",
-    [("sysadmin", "secadmin"), ("sysadmin", "auditor"), ("secadmin", "auditor"), ("auditor", "archivist"), ("sysadmin", "reader")],
+    [
+        ("sysadmin", "secadmin"),
+        ("sysadmin", "auditor"),
+        ("secadmin", "auditor"),
+        ("auditor", "archivist"),
+        ("sysadmin", "reader"),
+    ],
 )
 def test_sanyuan_are_mutually_exclusive(roles: tuple[str, ...]) -> None:
     with pytest.raises(ValidationFailed) as err:
@@ -48,7 +62,10 @@ def test_roles_grant_exactly_their_permissions() -> None:
     assert Perm.AUDIT_LOG_VERIFY in book.permissions(["auditor"])
 
 
-@pytest.mark.parametrize(("password", "fragment"), [("short1A", "10"), ("alllowercaseletters", "三类"), ("Zhang-San-2026", "用户名")])
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [("short1A", "10"), ("alllowercaseletters", "三类"), ("Zhang-San-2026", "用户名")],
+)
 def test_password_policy(password: str, fragment: str) -> None:
     with pytest.raises(ValidationFailed) as err:
         check_policy(password, username="zhang")
@@ -61,37 +78,33 @@ def test_separation_of_duties(instance: Instance) -> None:
     admin, sec = actor(instance, "admin"), actor(instance, "sec")
     with instance.db.write() as s:
         instance.users.create(s, admin, username="li", display_name="李四", password=PW)
-    with pytest.raises(PermissionDenied):
-        with instance.db.write() as s:
-            instance.users.create(s, admin, username="wang", display_name="王五", password=PW, roles=("archivist",))
-    with pytest.raises(PermissionDenied):
-        with instance.db.write() as s:
-            instance.users.set_roles(s, admin, "li", ("archivist",))
-    with pytest.raises(PermissionDenied, match="本人"):
-        with instance.db.write() as s:
-            instance.users.set_roles(s, sec, "sec", ("secadmin", "archivist"))
+    with pytest.raises(PermissionDenied), instance.db.write() as s:
+        instance.users.create(
+            s, admin, username="wang", display_name="王五", password=PW, roles=("archivist",)
+        )
+    with pytest.raises(PermissionDenied), instance.db.write() as s:
+        instance.users.set_roles(s, admin, "li", ("archivist",))
+    with pytest.raises(PermissionDenied, match="本人"), instance.db.write() as s:
+        instance.users.set_roles(s, sec, "sec", ("secadmin", "archivist"))
     with instance.db.write() as s:
         assert instance.users.set_roles(s, sec, "li", ("archivist",)) == ["archivist"]
         instance.users.set_clearance(s, sec, "li", "机密")
     li = actor(instance, "li")
     assert li.clearance_rank == 3 and li.can(Perm.CATALOGUE_RECORD_EDIT)
-    with pytest.raises(Conflict):
-        with instance.db.write() as s:
-            instance.users.create(s, admin, username="li", display_name="重复", password=PW)
+    with pytest.raises(Conflict), instance.db.write() as s:
+        instance.users.create(s, admin, username="li", display_name="重复", password=PW)
 
 
 def test_lockout_and_unlock(instance: Instance) -> None:
     make(instance, "zhao", ("reader",))
     for _ in range(instance.settings.login_max_failures):
-        with pytest.raises(AuthenticationRequired):
-            with instance.db.write() as s:
-                try:
-                    instance.users.authenticate(s, "zhao", "wrong")
-                finally:
-                    s.commit()
-    with pytest.raises(AuthenticationRequired, match="锁定"):
-        with instance.db.write() as s:
-            instance.users.authenticate(s, "zhao", PW)
+        with pytest.raises(AuthenticationRequired), instance.db.write() as s:
+            try:
+                instance.users.authenticate(s, "zhao", "wrong")
+            finally:
+                s.commit()
+    with pytest.raises(AuthenticationRequired, match="锁定"), instance.db.write() as s:
+        instance.users.authenticate(s, "zhao", PW)
     make(instance, "admin", ("sysadmin",))
     with instance.db.write() as s:
         instance.users.set_active(s, actor(instance, "admin"), "zhao", True)
@@ -123,9 +136,8 @@ def test_sessions_expire_and_follow_account_state(instance: Instance) -> None:
 def test_password_change_rules(instance: Instance) -> None:
     make(instance, "sun", ("reader",))
     sun = actor(instance, "sun")
-    with pytest.raises(PermissionDenied):
-        with instance.db.write() as s:
-            instance.users.set_password(s, sun, "sun", "New-Password-2026", old_password="wrong")
+    with pytest.raises(PermissionDenied), instance.db.write() as s:
+        instance.users.set_password(s, sun, "sun", "New-Password-2026", old_password="wrong")
     with instance.db.write() as s:
         instance.users.set_password(s, sun, "sun", "New-Password-2026", old_password=PW)
     with instance.db.write() as s:

@@ -16,8 +16,12 @@ def _urls(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> str:
     return str(request.getfixturevalue("pg_database"))
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_models_and_migrations_agree(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_models_and_migrations_agree(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
     url = _urls(tmp_path, request, backend)
     upgrade(url)
     command.check(alembic_config(url))  # raises if a model change has no migration

@@ -10,16 +10,7 @@ from fastapi.testclient import TestClient
 from lantai.instance import Instance
 from lantai.security import Actor
 from lantai.web.app import create_app
-
-PASSWORD = "Lantai-Test-2026!"
-USERS = {
-    "archivist": (("archivist",), "机密"),
-    "reader": (("reader",), "公开"),
-    "admin": (("sysadmin",), "公开"),
-    "secadmin": (("secadmin",), "公开"),
-    "auditor": (("auditor",), "公开"),
-    "nobody": ((), "公开"),
-}
+from web_support import PASSWORD, USERS
 
 
 @pytest.fixture
@@ -27,7 +18,15 @@ def web_instance(instance: Instance) -> Instance:
     op = Actor.operator()
     with instance.db.write() as s:
         for name, (roles, clearance) in USERS.items():
-            instance.users.create(s, op, username=name, display_name=f"{name}用户", password=PASSWORD, roles=roles, clearance=clearance)
+            instance.users.create(
+                s,
+                op,
+                username=name,
+                display_name=f"{name}用户",
+                password=PASSWORD,
+                roles=roles,
+                clearance=clearance,
+            )
     return instance
 
 
@@ -35,10 +34,3 @@ def web_instance(instance: Instance) -> Instance:
 def client(web_instance: Instance) -> Iterator[TestClient]:
     with TestClient(create_app(web_instance), base_url="http://127.0.0.1") as c:
         yield c
-
-
-def login(client: TestClient, username: str) -> str:
-    """Log in through the API; returns the CSRF token for cookie-authenticated writes."""
-    r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return str(r.json()["csrf_token"])

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, login
 from fastapi.testclient import TestClient
 
 from lantai.instance import Instance
+from web_support import PASSWORD, login
 
-FONDS = {"code": "Z109", "name": "某市人民政府办公室", "responsible": "某市人民政府办公室", "values": {"date": "1949-2024", "custody_history": "2010年进馆"}}
-ITEM = {"title": "关于印发2011年工作要点的通知", "responsible": "某市人民政府办公室", "date": "2011-03-05", "retention": "永久", "org_code": "BGS"}
+FONDS = {
+    "code": "Z109",
+    "name": "某市人民政府办公室",
+    "responsible": "某市人民政府办公室",
+    "values": {"date": "1949-2024", "custody_history": "2010年进馆"},
+}
+ITEM = {
+    "title": "关于印发2011年工作要点的通知",
+    "responsible": "某市人民政府办公室",
+    "date": "2011-03-05",
+    "retention": "永久",
+    "org_code": "BGS",
+}
 
 
 def test_login_failure_is_logged_and_generic(client: TestClient) -> None:
@@ -17,7 +28,9 @@ def test_login_failure_is_logged_and_generic(client: TestClient) -> None:
     r2 = client.post("/api/auth/login", json={"username": "ghost", "password": "x"})
     assert r2.json()["error"] == r.json()["error"]
     login(client, "auditor")
-    fails = client.get("/api/audit/events", params={"action": "security:login:failed"}).json()["items"]
+    fails = client.get("/api/audit/events", params={"action": "security:login:failed"}).json()[
+        "items"
+    ]
     assert {e["actor"] for e in fails} == {"archivist", "ghost"}
 
 
@@ -33,9 +46,13 @@ def test_cookie_writes_need_csrf_bearer_writes_do_not(client: TestClient) -> Non
     assert client.post("/api/fonds", json=FONDS).status_code == 403
     r = client.post("/api/fonds", json=FONDS, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 201, r.text
-    token = client.post("/api/auth/login", json={"username": "archivist", "password": PASSWORD}).json()["token"]
+    token = client.post(
+        "/api/auth/login", json={"username": "archivist", "password": PASSWORD}
+    ).json()["token"]
     client.cookies.clear()
-    r = client.post("/api/fonds", json=FONDS | {"code": "Z110"}, headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/api/fonds", json=FONDS | {"code": "Z110"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 201
 
 
@@ -43,36 +60,70 @@ def test_catalogue_round_trip(client: TestClient) -> None:
     csrf = login(client, "archivist")
     h = {"X-CSRF-Token": csrf}
     fonds = client.post("/api/fonds", json=FONDS, headers=h).json()
-    series = client.post(f"/api/records/{fonds['id']}/children", json={"level": "series", "category": "WS", "values": {"title": "文书档案 2011年"}}, headers=h).json()
-    item = client.post(f"/api/records/{series['id']}/children", json={"level": "item", "values": ITEM}, headers=h)
+    series = client.post(
+        f"/api/records/{fonds['id']}/children",
+        json={"level": "series", "category": "WS", "values": {"title": "文书档案 2011年"}},
+        headers=h,
+    ).json()
+    item = client.post(
+        f"/api/records/{series['id']}/children", json={"level": "item", "values": ITEM}, headers=h
+    )
     assert item.status_code == 201, item.text
     body = item.json()
     assert body["archival_code"] == "Z109-WS·2011-Y-BGS-0001" and body["retention_label"] == "永久"
-    assert client.get("/api/records/by-code", params={"code": body["archival_code"]}).json()["id"] == body["id"]
+    assert (
+        client.get("/api/records/by-code", params={"code": body["archival_code"]}).json()["id"]
+        == body["id"]
+    )
     children = client.get(f"/api/records/{series['id']}/children").json()
     assert children["total"] == 1 and children["items"][0]["has_children"] is False
-    upd = client.patch(f"/api/records/{body['id']}", json={"version": 1, "values": {"title": "关于印发2011年工作要点的通知（修订）"}}, headers=h)
+    upd = client.patch(
+        f"/api/records/{body['id']}",
+        json={"version": 1, "values": {"title": "关于印发2011年工作要点的通知（修订）"}},
+        headers=h,
+    )
     assert upd.status_code == 200 and upd.json()["version"] == 2
-    stale = client.patch(f"/api/records/{body['id']}", json={"version": 1, "values": {"title": "x"}}, headers=h)
+    stale = client.patch(
+        f"/api/records/{body['id']}", json={"version": 1, "values": {"title": "x"}}, headers=h
+    )
     assert stale.status_code == 409 and stale.json()["code"] == "conflict"
     history = client.get(f"/api/records/{body['id']}/history").json()
-    assert [e["action"] for e in history] == ["catalogue:record:updated", "catalogue:record:created"]
-    assert [a["id"] for a in client.get(f"/api/records/{body['id']}/ancestors").json()] == [fonds["id"], series["id"]]
+    assert [e["action"] for e in history] == [
+        "catalogue:record:updated",
+        "catalogue:record:created",
+    ]
+    assert [a["id"] for a in client.get(f"/api/records/{body['id']}/ancestors").json()] == [
+        fonds["id"],
+        series["id"],
+    ]
 
 
 def test_validation_errors_have_one_shape(client: TestClient) -> None:
     csrf = login(client, "archivist")
     h = {"X-CSRF-Token": csrf}
     fonds = client.post("/api/fonds", json=FONDS, headers=h).json()
-    series = client.post(f"/api/records/{fonds['id']}/children", json={"level": "series", "category": "WS", "values": {"title": "文书"}}, headers=h).json()
-    r = client.post(f"/api/records/{series['id']}/children", json={"level": "item", "values": ITEM | {"retention": "5年", "title": ""}}, headers=h)
+    series = client.post(
+        f"/api/records/{fonds['id']}/children",
+        json={"level": "series", "category": "WS", "values": {"title": "文书"}},
+        headers=h,
+    ).json()
+    r = client.post(
+        f"/api/records/{series['id']}/children",
+        json={"level": "item", "values": ITEM | {"retention": "5年", "title": ""}},
+        headers=h,
+    )
     assert r.status_code == 422
     body = r.json()
-    assert set(body) == {"ok", "status", "code", "error", "errors"} and body["code"] == "validation_failed"
+    assert (
+        set(body) == {"ok", "status", "code", "error", "errors"}
+        and body["code"] == "validation_failed"
+    )
     fields = {e["field"] for e in body["errors"]}
     assert {"保管期限", "题名"} <= fields
     assert all("rule" in e and "message" in e for e in body["errors"])
-    r2 = client.post(f"/api/records/{series['id']}/children", json={"level": "nonsense", "values": {}}, headers=h)
+    r2 = client.post(
+        f"/api/records/{series['id']}/children", json={"level": "nonsense", "values": {}}, headers=h
+    )
     assert r2.status_code == 422 and set(r2.json()) == {"ok", "status", "code", "error", "errors"}
     r3 = client.get("/api/records/99999")
     assert r3.status_code == 404 and r3.json()["code"] == "not_found"
@@ -84,7 +135,10 @@ def test_security_headers_and_cookie_flags(client: TestClient) -> None:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = client.get("/browse")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+    assert (
+        page.headers["x-frame-options"] == "DENY"
+        and page.headers["x-content-type-options"] == "nosniff"
+    )
     assert page.headers["cache-control"] == "no-store"
 
 
@@ -109,15 +163,31 @@ def test_logout_revokes_the_session(client: TestClient, web_instance: Instance) 
 
 def test_users_api_enforces_sanyuan(client: TestClient) -> None:
     csrf = login(client, "admin")
-    r = client.post("/api/users", json={"username": "zhang", "display_name": "张三", "password": "Archive-Pass-2026"}, headers={"X-CSRF-Token": csrf})
+    r = client.post(
+        "/api/users",
+        json={"username": "zhang", "display_name": "张三", "password": "Archive-Pass-2026"},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert r.status_code == 201
-    assert client.put("/api/users/zhang/roles", json={"roles": ["archivist"]}, headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert (
+        client.put(
+            "/api/users/zhang/roles", json={"roles": ["archivist"]}, headers={"X-CSRF-Token": csrf}
+        ).status_code
+        == 403
+    )
     client.cookies.clear()
     csrf = login(client, "secadmin")
     h = {"X-CSRF-Token": csrf}
     bad = client.put("/api/users/zhang/roles", json={"roles": ["sysadmin", "auditor"]}, headers=h)
     assert bad.status_code == 422 and "三员" in bad.json()["errors"][0]["rule"]
-    mixed = client.put("/api/users/zhang/roles", json={"roles": ["auditor", "archivist"]}, headers=h)
+    mixed = client.put(
+        "/api/users/zhang/roles", json={"roles": ["auditor", "archivist"]}, headers=h
+    )
     assert mixed.status_code == 422
-    assert client.put("/api/users/zhang/roles", json={"roles": ["archivist"]}, headers=h).status_code == 200
-    assert client.put("/api/users/secadmin/roles", json={"roles": ["secadmin", "archivist"]}, headers=h).status_code in (403, 422)
+    assert (
+        client.put("/api/users/zhang/roles", json={"roles": ["archivist"]}, headers=h).status_code
+        == 200
+    )
+    assert client.put(
+        "/api/users/secadmin/roles", json={"roles": ["secadmin", "archivist"]}, headers=h
+    ).status_code in (403, 422)

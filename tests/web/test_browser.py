@@ -10,20 +10,31 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import PASSWORD
-from factories import create_fonds, create_series, item_values
 
+from factories import create_fonds, create_series, item_values
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.security import Actor
 from lantai.web.app import create_app
+from web_support import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (scripts/bootstrap.sh installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed (scripts/bootstrap.sh installs it)",
+    ),
 ]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 
 def _free_port() -> int:
@@ -35,7 +46,9 @@ def _free_port() -> int:
 @pytest.fixture
 def server(web_instance: Instance) -> Iterator[str]:
     port = _free_port()
-    config = uvicorn.Config(create_app(web_instance), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(web_instance), host="127.0.0.1", port=port, log_level="warning"
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -60,7 +73,9 @@ def browser_page() -> Iterator[object]:
         browser.close()
 
 
-def test_login_browse_edit_audit(web_instance: Instance, server: str, browser_page: object, tmp_path: Path) -> None:
+def test_login_browse_edit_audit(
+    web_instance: Instance, server: str, browser_page: object, tmp_path: Path
+) -> None:
     from playwright.sync_api import Page, expect
 
     page: Page = browser_page  # type: ignore[assignment]
@@ -68,7 +83,9 @@ def test_login_browse_edit_audit(web_instance: Instance, server: str, browser_pa
     fonds = create_fonds(web_instance, op)
     series = create_series(web_instance, op, fonds.id, "文书档案 2011年")
     with web_instance.db.write() as s:
-        item = web_instance.catalogue.create_record(s, op, parent_id=series.id, level=Level.ITEM, values=item_values())
+        item = web_instance.catalogue.create_record(
+            s, op, parent_id=series.id, level=Level.ITEM, values=item_values()
+        )
 
     # login as the archivist
     page.goto(f"{server}/browse")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import login
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
@@ -13,6 +12,7 @@ from lantai.instance import Instance
 from lantai.security import Perm
 from lantai.web.app import ROUTERS, create_app
 from lantai.web.deps import Requirement
+from web_support import login
 
 # Routes added by FastAPI itself: the OpenAPI document is public documentation.
 BUILTIN = {"/api/openapi.json"}
@@ -55,22 +55,50 @@ def test_public_routes_are_few() -> None:
         for r in _all_routes()
         if any(q.perm is Perm.PUBLIC for q in _requirements(r.dependant))
     )
-    assert public == ["GET /", "GET /api/docs", "GET /api/health", "GET /login", "POST /api/auth/login", "POST /login"]
+    assert public == [
+        "GET /",
+        "GET /api/docs",
+        "GET /api/health",
+        "GET /login",
+        "POST /api/auth/login",
+        "POST /login",
+    ]
 
 
 def test_anonymous_gets_401_json_and_pages_redirect(client: TestClient) -> None:
     r = client.get("/api/fonds")
     assert r.status_code == 401
-    assert r.json() == {"ok": False, "status": 401, "code": "authentication_required", "error": "请先登录", "errors": []}
+    assert r.json() == {
+        "ok": False,
+        "status": 401,
+        "code": "authentication_required",
+        "error": "请先登录",
+        "errors": [],
+    }
     r = client.get("/browse", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/browse"
 
 
 def test_roles_get_exactly_their_permissions(client: TestClient) -> None:
     matrix = {
-        "archivist": {"/api/fonds": 200, "/api/audit/events": 403, "/api/users": 403, "/api/config/code-tables": 200},
-        "reader": {"/api/fonds": 200, "/api/audit/events": 403, "/api/users": 403, "/api/config/code-tables": 403},
-        "admin": {"/api/fonds": 403, "/api/audit/events": 403, "/api/users": 200, "/api/config/code-tables": 200},
+        "archivist": {
+            "/api/fonds": 200,
+            "/api/audit/events": 403,
+            "/api/users": 403,
+            "/api/config/code-tables": 200,
+        },
+        "reader": {
+            "/api/fonds": 200,
+            "/api/audit/events": 403,
+            "/api/users": 403,
+            "/api/config/code-tables": 403,
+        },
+        "admin": {
+            "/api/fonds": 403,
+            "/api/audit/events": 403,
+            "/api/users": 200,
+            "/api/config/code-tables": 200,
+        },
         "secadmin": {"/api/fonds": 403, "/api/audit/events": 403, "/api/users": 200},
         "auditor": {"/api/fonds": 403, "/api/audit/events": 200, "/api/users": 200},
         "nobody": {"/api/fonds": 403, "/api/auth/me": 200},
@@ -87,6 +115,8 @@ def test_denied_access_is_audited(client: TestClient) -> None:
     assert client.get("/api/audit/events").status_code == 403
     client.cookies.clear()
     login(client, "auditor")
-    events = client.get("/api/audit/events", params={"action": "security:access:denied"}).json()["items"]
+    events = client.get("/api/audit/events", params={"action": "security:access:denied"}).json()[
+        "items"
+    ]
     assert events and events[0]["actor"] == "reader"
     assert "audit:log:read" in events[0]["detail"]

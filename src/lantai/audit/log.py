@@ -210,7 +210,9 @@ class AuditLog:
             chunk = seqs[i : i + 1000]
             rows = {
                 int(seq): str(h)
-                for seq, h in session.execute(select(Event.seq, Event.hash).where(Event.seq.in_(chunk)))
+                for seq, h in session.execute(
+                    select(Event.seq, Event.hash).where(Event.seq.in_(chunk))
+                )
             }
             for s in chunk:
                 if s not in rows:

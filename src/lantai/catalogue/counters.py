@@ -14,15 +14,19 @@ from sqlalchemy.orm import Session
 __all__ = ["advance_counter", "current_counter", "next_counter"]
 
 
-def next_counter(session: Session, group_key: str, start: int = 1) -> int:
-    """Allocate the next number of ``group_key`` (``start`` for a new group)."""
-    session.execute(
-        text(
-            "INSERT INTO code_counters (group_key, value) VALUES (:k, :v) "
-            "ON CONFLICT (group_key) DO NOTHING"
-        ),
-        {"k": group_key, "v": start - 1},
-    )
+def next_counter(session: Session, group_key: str, start: int = 1, *, known: bool = False) -> int:
+    """Allocate the next number of ``group_key`` (``start`` for a new group).
+
+    ``known=True`` skips creating the row: the caller saw it in this transaction already.
+    """
+    if not known:
+        session.execute(
+            text(
+                "INSERT INTO code_counters (group_key, value) VALUES (:k, :v) "
+                "ON CONFLICT (group_key) DO NOTHING"
+            ),
+            {"k": group_key, "v": start - 1},
+        )
     value = session.execute(
         text("UPDATE code_counters SET value = value + 1 WHERE group_key = :k RETURNING value"),
         {"k": group_key},

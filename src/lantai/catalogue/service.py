@@ -12,14 +12,16 @@ Reads filter by the actor's clearance (密级授权): a record above it behaves 
 from __future__ import annotations
 
 import base64
+import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from lantai.archival import ALLOWED_PARENTS, Domain, Level, MetadataScheme
@@ -31,6 +33,8 @@ from lantai.security import Actor, Perm
 from lantai.store import COLUMN_KEYS, Record, RecordClosure, utcnow
 
 __all__ = ["Catalogue", "ChildrenPage", "Lifecycle"]
+
+log = logging.getLogger("lantai.catalogue")
 
 
 class Lifecycle:
@@ -60,6 +64,23 @@ _CODE_KEYS = frozenset(
         "catalogue_no",
     }
 )
+
+
+@dataclass(frozen=True)
+class _CodePlan:
+    """What checking or preparing a 档号 found: problems, or the group and number to use."""
+
+    problems: list[Problem] = field(default_factory=list)
+    group: str | None = None
+    prefix: str = ""
+    given: int | None = None  # the counter value of a 档号 supplied with the record
+    placeholder: str | None = None  # a well-formed code of the group, for validating the form
+
+
+def _taken(code: str) -> Problem:
+    return Problem(
+        field="档号", value=code, rule="GD-1-8 重复性", message=f"档号「{code}」已被使用"
+    )
 
 
 def _encode_cursor(position: int, record_id: int) -> str:
@@ -214,10 +235,27 @@ class Catalogue:
     def scheme_for(self, category: str | None) -> MetadataScheme:
         return self.domain.scheme_for(category)
 
+    def _visible_parent(self, session: Session, actor: Actor, parent_id: int) -> Record:
+        cached = self._cache(session)["records"].get(parent_id)
+        if (
+            cached is not None
+            and cached.security_rank <= actor.clearance_rank
+            and cached.lifecycle == Lifecycle.ACTIVE
+        ):
+            return cached  # type: ignore[no-any-return]
+        parent = self.get(session, actor, parent_id)
+        self._remember(session, parent)
+        return parent
+
     def fonds_of(self, session: Session, record: Record) -> Record:
         if record.level == Level.FONDS:
             return record
+        records = self._cache(session)["records"]
+        if record.fonds_id in records:
+            return records[record.fonds_id]  # type: ignore[no-any-return]
         fonds = session.get(Record, record.fonds_id) if record.fonds_id else None
+        if fonds is not None:
+            records[fonds.id] = fonds
         if fonds is None:  # pragma: no cover - guarded by create_record
             raise NotFound(f"条目 {record.id} 没有所属全宗")
         return fonds
@@ -307,6 +345,14 @@ class Catalogue:
                 )
             )
         raw: dict[str, Any] = {"archive_code": self.archive_code, **(values or {})}
+        if not raw.get("archive_code"):
+            problems.append(
+                Problem(
+                    field="档案馆代码",
+                    rule="DA/T 18-2022 全宗级必著",
+                    message="本馆档案馆代码未设置：请运行 `lantai init --archive-code 六位代码`（或设置 LANTAI_ARCHIVE_CODE）",
+                )
+            )
         raw.update({"archival_code": code, "title": name, "responsible": responsible})
         vals, more, bad = self.coerce_values(scheme, Level.FONDS, raw)
         problems += more
@@ -366,7 +412,7 @@ class Catalogue:
                 "全宗请使用「新建全宗」",
                 [Problem(field="著录层级", message="全宗不能挂在其他条目下")],
             )
-        parent = self.get(session, actor, parent_id)
+        parent = self._visible_parent(session, actor, parent_id)
         problems: list[Problem] = []
         if Level(parent.level) not in ALLOWED_PARENTS[level]:
             raise ValidationFailed(
@@ -427,20 +473,31 @@ class Catalogue:
             category=cat,
         )
         rule = self.rule_for(session, rec, parent) if cat else None
-        clean = {k: v for k, v in vals.items() if k not in bad}
-        code_problems, code, group, counter = (
-            self._resolve_code(session, rule, fonds, cat, clean, parent)
-            if not bad & _CODE_KEYS
-            else ([], None, None, None)
-        )
-        problems += code_problems
-        if code is not None:
-            vals["archival_code"] = code
+        plan = _CodePlan()
+        if rule is not None and not bad & _CODE_KEYS:
+            clean = {k: v for k, v in vals.items() if k not in bad}
+            plan = self._plan_code(session, rule, fonds, cat, clean, parent)
+            problems += plan.problems
+        elif (
+            rule is None
+            and vals.get("archival_code")
+            and self._code_taken(session, vals["archival_code"])
+        ):
+            problems.append(_taken(vals["archival_code"]))
+        if plan.placeholder is not None:
+            vals["archival_code"] = plan.placeholder  # validated for form only; numbered below
         problems += scheme.validate(level, vals, today=self.today(), skip=bad)
         if problems:
             raise ValidationFailed("条目未保存", _dedupe(problems))
-        if group is not None and counter is not None:
-            advance_counter(session, group, counter)
+        # Everything is valid: only now take a number, so a refused record never uses one.
+        skipped: list[str] = []
+        if rule is not None and plan.group is not None:
+            if plan.given is not None:
+                advance_counter(session, plan.group, plan.given)
+            else:
+                vals["archival_code"], skipped = self._allocate(
+                    session, rule, plan.group, plan.prefix
+                )
         rec.code_rule = rule.id if rule is not None else None
         rec.position = self._next_position(session, parent.id)
         self._apply_values(rec, vals)
@@ -448,6 +505,7 @@ class Catalogue:
         session.add(rec)
         session.flush()
         self._insert_closure(session, rec.id, parent.id)
+        self._remember(session, rec)
         self.audit.append(
             session,
             actor=actor.username,
@@ -459,96 +517,91 @@ class Catalogue:
                 "archival_code": rec.archival_code,
                 "parent_id": parent.id,
                 "title": rec.title,
+                **({"skipped_codes": skipped} if skipped else {}),
                 **(event_detail or {}),
             },
         )
         return rec
 
-    def _resolve_code(
+    def _plan_code(
         self,
         session: Session,
-        rule: CodeRule | None,
+        rule: CodeRule,
         fonds: Record,
         category: str | None,
-        vals: dict[str, Any],
+        vals: Mapping[str, Any],
         parent: Record,
-    ) -> tuple[list[Problem], str | None, str | None, int | None]:
-        """Check a given 档号 or allocate a new one. Returns problems, code, group, counter used."""
+    ) -> _CodePlan:
+        """Check a given 档号 (GD-1-7, GD-1-8), or prepare the prefix of a new one. Writes nothing."""
         given = vals.get("archival_code")
-        parent_code = parent.archival_code if rule is not None and rule.has_parent else None
-        if rule is None:
-            if (
-                given
-                and session.scalar(select(Record.id).where(Record.archival_code == given))
-                is not None
-            ):
-                return (
-                    [
-                        Problem(
-                            field="档号",
-                            value=given,
-                            rule="GD-1-8 重复性",
-                            message=f"档号「{given}」已被使用",
-                        )
-                    ],
-                    None,
-                    None,
-                    None,
-                )
-            return [], given, None, None
+        parent_code = parent.archival_code if rule.has_parent else None
         code_values = self._code_values(fonds, category, vals)
         if given:
             problems = rule.check(given, code_values, parent_code)
             if problems:
-                return problems, None, None, None
+                return _CodePlan(problems=problems)
             parsed = rule.parse(given)
             assert parsed is not None
-            if session.scalar(select(Record.id).where(Record.archival_code == given)) is not None:
-                return (
-                    [
-                        Problem(
-                            field="档号",
-                            value=given,
-                            rule="GD-1-8 重复性",
-                            message=f"档号「{given}」已被使用",
-                        )
-                    ],
-                    None,
-                    None,
-                    None,
-                )
-            return [], given, rule.group_key(parsed.prefix), parsed.counter
+            if self._code_taken(session, given):
+                return _CodePlan(problems=[_taken(given)])
+            return _CodePlan(group=rule.group_key(parsed.prefix), given=parsed.counter)
         problems = rule.check_values(code_values, parent_code)
         if problems:
-            return problems, None, None, None
+            return _CodePlan(problems=problems)
         prefix = rule.render_prefix(code_values, parent_code)
-        group = rule.group_key(prefix)
-        n = next_counter(session, group, rule.counter.start)
-        try:
-            code = rule.format(prefix, n)
-        except ValueError as exc:
-            return (
-                [Problem(field="档号", rule="GD-1-7 档号规范性", message=str(exc))],
-                None,
-                None,
-                None,
-            )
-        if session.scalar(select(Record.id).where(Record.archival_code == code)) is not None:
-            # A record was given this number by hand before the counter reached it.
-            return (
-                [
-                    Problem(
-                        field="档号",
-                        value=code,
-                        rule="GD-1-8 重复性",
-                        message=f"自动生成的档号「{code}」已被占用，请检查计数器",
+        return _CodePlan(
+            group=rule.group_key(prefix),
+            prefix=prefix,
+            placeholder=rule.format(prefix, rule.counter.start),
+        )
+
+    def _allocate(
+        self, session: Session, rule: CodeRule, group: str, prefix: str
+    ) -> tuple[str, list[str]]:
+        """The next free number of ``group`` and the numbers skipped because already taken.
+
+        A number can be taken outside the counter only by a 档号 written with another rule or by
+        direct database edits; each skip is reported in the creation event and the log.
+        """
+        groups = self._cache(session)["groups"]
+        skipped: list[str] = []
+        for _ in range(10_000):
+            n = next_counter(session, group, rule.counter.start, known=group in groups)
+            groups.add(group)
+            try:
+                code = rule.format(prefix, n)
+            except ValueError as exc:
+                raise ValidationFailed(
+                    "条目未保存",
+                    [Problem(field="档号", rule="GD-1-7 档号规范性", message=str(exc))],
+                ) from exc
+            if not self._code_taken(session, code):
+                if skipped:
+                    log.warning(
+                        "档号 counter %s skipped numbers already in use: %s", group, skipped
                     )
-                ],
-                None,
-                None,
-                None,
-            )
-        return [], code, None, None
+                return code, skipped
+            skipped.append(code)
+        raise Conflict(f"档号组「{prefix}」中连续 10000 个号码均已被占用")  # pragma: no cover
+
+    @staticmethod
+    def _code_taken(session: Session, code: str) -> bool:
+        return session.scalar(select(Record.id).where(Record.archival_code == code)) is not None
+
+    # Per-transaction caches, keyed on the transaction so nothing survives a commit: records
+    # already loaded (parent, fonds) and the next sibling position per parent. An import of
+    # thousands of rows under one parent would otherwise reload the parent and the fonds and run
+    # MAX(position) for every row.
+    def _cache(self, session: Session) -> dict[str, Any]:
+        txn = session.get_transaction()
+        cache = session.info.get("lantai_catalogue_cache")
+        if cache is None or cache["txn"] is not txn:
+            cache = {"txn": txn, "records": {}, "positions": {}, "groups": set()}
+            session.info["lantai_catalogue_cache"] = cache
+        return cache
+
+    def _remember(self, session: Session, rec: Record) -> None:
+        self._cache(session)["records"][rec.id] = rec
 
     def update_record(
         self,
@@ -690,8 +743,18 @@ class Catalogue:
         *,
         category: str | None = None,
         year: int | None = None,
+        event_detail: Mapping[str, Any] | None = None,
     ) -> Record:
-        """The 类别 child of ``parent_id`` with this title, created if missing (used by imports)."""
+        """The 类别 child of ``parent_id`` with this title, created if missing (used by imports).
+
+        Concurrent callers get the same series: SQLite write transactions are serialised, and on
+        PostgreSQL a transaction-level advisory lock on (parent, title) orders them.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            key = int.from_bytes(
+                hashlib.sha256(f"{parent_id}|{title}".encode()).digest()[:8], "big", signed=True
+            )
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         existing = session.scalar(
             select(Record).where(
                 Record.parent_id == parent_id,
@@ -712,32 +775,34 @@ class Catalogue:
             level=Level.SERIES,
             values=values,
             category=category,
+            event_detail=event_detail,
         )
 
     # -- internals -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _next_position(session: Session, parent_id: int | None) -> int:
-        cond = Record.parent_id.is_(None) if parent_id is None else Record.parent_id == parent_id
-        top = session.scalar(select(func.max(Record.position)).where(cond))
-        return int(top or 0) + 1
+    def _next_position(self, session: Session, parent_id: int | None) -> int:
+        positions = self._cache(session)["positions"]
+        if parent_id not in positions:
+            cond = (
+                Record.parent_id.is_(None) if parent_id is None else Record.parent_id == parent_id
+            )
+            top = session.scalar(select(func.max(Record.position)).where(cond))
+            positions[parent_id] = int(top or 0)
+        positions[parent_id] += 1
+        return int(positions[parent_id])
 
     @staticmethod
     def _insert_closure(session: Session, record_id: int, parent_id: int | None) -> None:
-        session.execute(
-            insert(RecordClosure).values(ancestor_id=record_id, descendant_id=record_id, depth=0)
-        )
-        if parent_id is not None:
-            session.execute(
-                insert(RecordClosure).from_select(
-                    ["ancestor_id", "descendant_id", "depth"],
-                    select(
-                        RecordClosure.ancestor_id,
-                        literal(record_id),
-                        RecordClosure.depth + 1,
-                    ).where(RecordClosure.descendant_id == parent_id),
-                )
-            )
+        """The record's own row and one row per ancestor, in one statement."""
+        columns = ["ancestor_id", "descendant_id", "depth"]
+        own = select(literal(record_id), literal(record_id), literal(0))
+        if parent_id is None:
+            session.execute(insert(RecordClosure).from_select(columns, own))
+            return
+        ancestors = select(
+            RecordClosure.ancestor_id, literal(record_id), RecordClosure.depth + 1
+        ).where(RecordClosure.descendant_id == parent_id)
+        session.execute(insert(RecordClosure).from_select(columns, ancestors.union_all(own)))
 
     @staticmethod
     def _stamp(rec: Record, actor: Actor, *, created: bool) -> None:

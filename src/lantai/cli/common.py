@@ -24,15 +24,16 @@ from lantai.settings import Settings
 
 __all__ = ["console", "err_console", "fail", "open_instance", "progress", "run"]
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: long lines (paths, commands to copy) are never broken by the console.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
 def open_instance() -> Instance:
     """The instance named by LANTAI_HOME / LANTAI_DATABASE_URL (must be initialised)."""
     try:
-        return Instance.open(Settings())
+        return Instance.open(Settings.load())
     except FileNotFoundError as exc:
         fail(str(exc))
     except LantaiError as exc:

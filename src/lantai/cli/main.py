@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import select
 
 from lantai.archival import Level
@@ -18,11 +17,15 @@ from lantai.security import Actor
 from lantai.settings import Settings
 from lantai.store import Record
 
-app = typer.Typer(help="兰台 Lantai 数字档案馆系统", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="兰台 Lantai 数字档案馆系统", no_args_is_help=True, pretty_exceptions_enable=False
+)
 fonds_app = typer.Typer(help="全宗管理", no_args_is_help=True)
 users_app = typer.Typer(help="用户与角色（本机操作员）", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志", no_args_is_help=True)
-config_app = typer.Typer(help="业务配置（代码表、档号规则、著录方案、三合一）", no_args_is_help=True)
+config_app = typer.Typer(
+    help="业务配置（代码表、档号规则、著录方案、三合一）", no_args_is_help=True
+)
 app.add_typer(fonds_app, name="fonds")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
@@ -30,11 +33,30 @@ app.add_typer(config_app, name="config")
 
 
 @app.command()
-def init() -> None:
-    """创建实例目录、密钥和数据库结构（可重复运行）。"""
-    settings = Settings()
+def init(
+    archive_code: Annotated[
+        str | None, typer.Option(help="档案馆代码（6 位数字，DA/T 18）")
+    ] = None,
+    archive_name: Annotated[str | None, typer.Option(help="档案馆名称")] = None,
+) -> None:
+    """创建实例目录、密钥和数据库结构（可重复运行）；档案馆代码与名称记入 <home>/lantai.env。"""
+    settings = Settings.load()
+    values = {
+        k: v for k, v in {"archive_code": archive_code, "archive_name": archive_name}.items() if v
+    }
+    if values:
+        try:
+            Settings(**{**settings.model_dump(), **values})
+        except ValueError as exc:
+            fail(f"设置无效：{exc}")
+        settings.save_instance_values(values)
+        settings = Settings.load()
     inst = run(lambda: Instance.initialise(settings))
     console.print(f"实例已就绪：{inst.home}（数据库：{inst.db.dialect}）")
+    if not inst.settings.archive_code:
+        err_console.print(
+            "提示：尚未设置档案馆代码，新建全宗时为必著项。请运行 `lantai init --archive-code 六位代码`。"
+        )
 
 
 @app.command()
@@ -50,14 +72,22 @@ def serve(
 
     inst = open_instance()
     console.print(f"兰台已启动：http://{host}:{port}  （接口文档 http://{host}:{port}/api/docs）")
-    uvicorn.run(create_app(inst), host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(inst),
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @app.command("settings")
 def show_settings() -> None:
     """列出全部设置项、当前值与说明。"""
-    s = Settings()
-    table = Table("设置（环境变量）", "当前值", "说明")
+    s = Settings.load()
+    table = Table("当前值", "说明", title="设置（LANTAI_* 环境变量或 <home>/lantai.env）")
+    table.columns.insert(0, Column("设置", no_wrap=True))
     for name, field in Settings.model_fields.items():
         table.add_row(f"LANTAI_{name.upper()}", str(getattr(s, name)), field.description or "")
     console.print(table)
@@ -71,10 +101,18 @@ def fonds_list() -> None:
     """列出全宗。"""
     inst = open_instance()
     with inst.db.read() as s:
-        rows = s.scalars(select(Record).where(Record.level == Level.FONDS.value).order_by(Record.position)).all()
+        rows = s.scalars(
+            select(Record).where(Record.level == Level.FONDS.value).order_by(Record.position)
+        ).all()
         table = Table("ID", "全宗号", "全宗名称", "立档单位", "下级条目数")
         for r in rows:
-            table.add_row(str(r.id), r.archival_code or "", r.title, r.responsible or "", str(inst.catalogue.subtree_size(s, r.id) - 1))
+            table.add_row(
+                str(r.id),
+                r.archival_code or "",
+                r.title,
+                r.responsible or "",
+                str(inst.catalogue.subtree_size(s, r.id) - 1),
+            )
     console.print(table)
 
 
@@ -92,7 +130,12 @@ def fonds_create(
     def go() -> Record:
         with inst.db.write() as s:
             return inst.catalogue.create_fonds(
-                s, Actor.operator(), code=code, name=name, responsible=unit, values={"date": dates, "custody_history": history}
+                s,
+                Actor.operator(),
+                code=code,
+                name=name,
+                responsible=unit,
+                values={"date": dates, "custody_history": history},
             )
 
     rec = run(go)
@@ -109,7 +152,13 @@ def users_list() -> None:
     with inst.db.read() as s:
         table = Table("用户名", "姓名", "角色", "密级授权", "状态")
         for u, roles in inst.users.list_users(s):
-            table.add_row(u.username, u.display_name, "、".join(inst.roles.label(r) for r in roles), u.clearance, "启用" if u.is_active else "停用")
+            table.add_row(
+                u.username,
+                u.display_name,
+                "、".join(inst.roles.label(r) for r in roles),
+                u.clearance,
+                "启用" if u.is_active else "停用",
+            )
     console.print(table)
 
 
@@ -117,7 +166,10 @@ def users_list() -> None:
 def users_create(
     username: str,
     display_name: Annotated[str, typer.Option("--name", help="姓名")],
-    role: Annotated[list[str] | None, typer.Option(help="角色：sysadmin、secadmin、auditor、archivist、reader（可多次）")] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="角色：sysadmin、secadmin、auditor、archivist、reader（可多次）"),
+    ] = None,
     clearance: Annotated[str, typer.Option(help="密级授权")] = "公开",
     password: Annotated[str | None, typer.Option(help="口令（不提供则交互输入）")] = None,
 ) -> None:
@@ -127,14 +179,24 @@ def users_create(
 
     def go() -> None:
         with inst.db.write() as s:
-            inst.users.create(s, Actor.operator(), username=username, display_name=display_name, password=pw, roles=tuple(role or ()), clearance=clearance)
+            inst.users.create(
+                s,
+                Actor.operator(),
+                username=username,
+                display_name=display_name,
+                password=pw,
+                roles=tuple(role or ()),
+                clearance=clearance,
+            )
 
     run(go)
     console.print(f"已创建用户 {username}")
 
 
 @users_app.command("grant")
-def users_grant(username: str, role: Annotated[list[str], typer.Option(help="新的完整角色列表（可多次）")]) -> None:
+def users_grant(
+    username: str, role: Annotated[list[str], typer.Option(help="新的完整角色列表（可多次）")]
+) -> None:
     """设置用户的角色（替换原有角色）。"""
     inst = open_instance()
 
@@ -181,7 +243,9 @@ def audit_verify() -> None:
     if report.ok:
         console.print(f"[green]校验通过[/]：共 {report.checked} 条事件，哈希链完整。")
         return
-    err_console.print(f"[bold red]校验失败[/]：共 {report.checked} 条事件，发现 {len(report.problems)} 处问题：")
+    err_console.print(
+        f"[bold red]校验失败[/]：共 {report.checked} 条事件，发现 {len(report.problems)} 处问题："
+    )
     for p in report.problems[:100]:
         err_console.print(f"  第 {p.seq} 条：{p.message}")
     raise typer.Exit(2)
@@ -195,7 +259,7 @@ def config_check() -> None:
     """校验业务配置文件（内置 + 实例目录），列出所有问题。"""
     from lantai.archival import load_domain
 
-    s = Settings()
+    s = Settings.load()
     domain = run(lambda: load_domain(s.resolved_config_dir))
     console.print(
         f"配置有效：{len(domain.tables)} 个代码表，{len(domain.codes.rules)} 条档号规则，"
@@ -213,34 +277,44 @@ def config_suggest(
     """按三合一表为一份文件建议类目、门类和保管期限，并说明匹配依据。"""
     from lantai.archival import load_domain
 
-    domain = run(lambda: load_domain(Settings().resolved_config_dir))
+    domain = run(lambda: load_domain(Settings.load().resolved_config_dir))
     t = domain.classifications.table(table)
     if t is None:
         fail(f"三合一表「{table}」不存在")
     out = Table("类目", "归档范围", "门类", "保管期限", "依据")
     for sug in t.suggest(title=title, doc_type=doc_type, responsible=responsible)[:5]:
-        out.add_row(sug.entry_code, sug.scope, sug.category, domain.table("retention").label(sug.retention), "；".join(sug.reasons))
+        out.add_row(
+            sug.entry_code,
+            sug.scope,
+            sug.category,
+            domain.table("retention").label(sug.retention),
+            "；".join(sug.reasons),
+        )
     console.print(out)
 
 
 def resolve_node(inst: Instance, node: str) -> int:
-    """A record given by numeric ID or by 档号."""
-    if node.isdigit():
-        return int(node)
+    """A record given by 档号 (tried first: a 全宗号 may be all digits) or by numeric ID."""
     with inst.db.read() as s:
         rid = s.scalar(select(Record.id).where(Record.archival_code == node))
-    if rid is None:
-        raise NotFound(f"档号「{node}」不存在")
-    return int(rid)
+    if rid is not None:
+        return int(rid)
+    if node.isdigit():
+        return int(node)
+    raise NotFound(f"档号「{node}」不存在")
 
 
 def _register_optional() -> None:
     """Commands whose modules live beside this one (import/export, EAD, demo)."""
     from lantai.cli import demo, ead, spreadsheet
 
-    app.command("import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。")(spreadsheet.import_command)
+    app.command(
+        "import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。"
+    )(spreadsheet.import_command)
     export_app = typer.Typer(help="导出目录", no_args_is_help=True)
-    export_app.command("directory", help="导出归档文件目录（XLSX 或 PDF）。")(spreadsheet.export_directory_command)
+    export_app.command("directory", help="导出归档文件目录（XLSX 或 PDF）。")(
+        spreadsheet.export_directory_command
+    )
     export_app.command("ead3", help="导出 EAD3 XML。")(ead.export_ead3_command)
     app.add_typer(export_app, name="export")
     app.command("import-ead", help="导入 EAD 2002 XML（须通过 XSD 校验）。")(ead.import_ead_command)

@@ -41,8 +41,12 @@ def check_policy(password: str, *, username: str = "") -> None:
 class PasswordHashing:
     """argon2id with configurable cost (settings ``password_time_cost``, ``password_memory_kib``)."""
 
-    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    def __init__(
+        self, *, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4
+    ) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        )
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -75,6 +75,13 @@ class Record(Base):
 
     __table_args__ = (
         Index("ix_records_parent_id_position_id", "parent_id", "position", "id"),
+        # Covers the visibility filter so counting a node's visible children reads only the index.
+        Index(
+            "ix_records_parent_id_lifecycle_security_rank",
+            "parent_id",
+            "lifecycle",
+            "security_rank",
+        ),
         Index("ix_records_fonds_id_category_year", "fonds_id", "category", "year"),
         Index("ix_records_level", "level"),
     )

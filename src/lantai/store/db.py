@@ -9,6 +9,7 @@ audit witness file and queued jobs use this).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +26,11 @@ _AFTER_COMMIT = "lantai_after_commit"
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
     """Run ``fn`` after ``session``'s transaction commits (never if it rolls back)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def _json_dumps(value: object) -> str:
+    """JSON columns keep Chinese readable in SQL (no \\uXXXX escapes)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -55,6 +61,7 @@ class Database:
             self.engine = create_engine(
                 url,
                 echo=echo,
+                json_serializer=_json_dumps,
                 connect_args={"check_same_thread": False, "timeout": 60},
                 pool_size=8,
                 max_overflow=8,
@@ -62,7 +69,9 @@ class Database:
             _sqlite_setup(self.engine)
             write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+            self.engine = create_engine(
+                url, echo=echo, json_serializer=_json_dumps, pool_pre_ping=True, pool_size=10
+            )
             write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)

@@ -22,6 +22,7 @@ from lantai.instance import Instance
 from lantai.security import Actor, Perm
 from lantai.web.api import audit as audit_api
 from lantai.web.api import auth as auth_api
+from lantai.web.api import catalogue_io as catalogue_io_api
 from lantai.web.api import config as config_api
 from lantai.web.api import records as records_api
 from lantai.web.api import users as users_api
@@ -31,6 +32,7 @@ from lantai.web.headers import SecurityHeaders
 from lantai.web.pages import audit as audit_pages
 from lantai.web.pages import auth as auth_pages
 from lantai.web.pages import catalogue as catalogue_pages
+from lantai.web.pages import imports as import_pages
 from lantai.web.pages import users as users_pages
 
 __all__ = ["ROUTERS", "create_app"]
@@ -65,11 +67,13 @@ ROUTERS: tuple[APIRouter, ...] = (
     health,
     auth_api.router,
     records_api.router,
+    catalogue_io_api.router,
     config_api.router,
     audit_api.router,
     users_api.router,
     auth_pages.router,
     catalogue_pages.router,
+    import_pages.router,
     audit_pages.router,
     users_pages.router,
 )

@@ -94,6 +94,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_records_parent_id_position_id", ["parent_id", "position", "id"], unique=False
         )
+        batch_op.create_index(
+            "ix_records_parent_id_lifecycle_security_rank",
+            ["parent_id", "lifecycle", "security_rank"],
+            unique=False,
+        )
 
     op.create_table(
         "users",
@@ -224,6 +229,7 @@ def downgrade() -> None:
     op.drop_table("import_batches")
     op.drop_table("users")
     with op.batch_alter_table("records", schema=None) as batch_op:
+        batch_op.drop_index("ix_records_parent_id_lifecycle_security_rank")
         batch_op.drop_index("ix_records_parent_id_position_id")
         batch_op.drop_index("ix_records_level")
         batch_op.drop_index("ix_records_fonds_id_category_year")
