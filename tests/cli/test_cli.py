@@ -44,18 +44,52 @@ def test_init_records_the_archive_code(home: Path) -> None:
 
 def test_fonds_users_import_export_and_audit(home: Path, tmp_path: Path) -> None:
     assert invoke("init", "--archive-code", "136101")[0] == 0
-    code, out = invoke("fonds", "create", "Z109", "--name", "某市人民政府办公室", "--unit", "某市人民政府办公室", "--dates", "1949-2024", "--history", "2010年进馆")
+    code, out = invoke(
+        "fonds",
+        "create",
+        "Z109",
+        "--name",
+        "某市人民政府办公室",
+        "--unit",
+        "某市人民政府办公室",
+        "--dates",
+        "1949-2024",
+        "--history",
+        "2010年进馆",
+    )
     assert code == 0 and "Z109" in out
-    code, out = invoke("fonds", "create", "Z109", "--name", "x", "--unit", "x", "--dates", "2000", "--history", "x")
+    code, out = invoke(
+        "fonds", "create", "Z109", "--name", "x", "--unit", "x", "--dates", "2000", "--history", "x"
+    )
     assert code == 1 and "已存在" in out
-    assert invoke("users", "create", "chen", "--name", "陈工", "--role", "archivist", "--password", PW)[0] == 0
-    code, out = invoke("users", "create", "wang", "--name", "王工", "--role", "auditor", "--role", "sysadmin", "--password", PW)
+    assert (
+        invoke(
+            "users", "create", "chen", "--name", "陈工", "--role", "archivist", "--password", PW
+        )[0]
+        == 0
+    )
+    code, out = invoke(
+        "users",
+        "create",
+        "wang",
+        "--name",
+        "王工",
+        "--role",
+        "auditor",
+        "--role",
+        "sysadmin",
+        "--password",
+        PW,
+    )
     assert code == 1 and "三员" in out
     code, out = invoke("users", "list")
     assert "chen" in out and "档案管理员" in out and "wang" not in out
 
     sheet = tmp_path / "目录.csv"
-    sheet.write_text("题名,责任者,日期,保管期限,机构（问题）\n关于开展档案检查的通知,某市人民政府办公室,20110305,永久,BGS\n", encoding="utf-8")
+    sheet.write_text(
+        "题名,责任者,日期,保管期限,机构（问题）\n关于开展档案检查的通知,某市人民政府办公室,20110305,永久,BGS\n",
+        encoding="utf-8",
+    )
     code, out = invoke("import", str(sheet), "--fonds", "Z109", "--category", "WS")
     assert code == 0, out
     out_pdf = tmp_path / "目录.pdf"
@@ -78,7 +112,15 @@ def test_fonds_users_import_export_and_audit(home: Path, tmp_path: Path) -> None
 def test_config_commands(home: Path) -> None:
     code, out = invoke("config", "check")
     assert code == 0 and "档号规则" in out
-    code, out = invoke("config", "suggest", "市人民政府第十五次常务会议纪要", "--doc-type", "纪要", "--responsible", "某市人民政府办公室")
+    code, out = invoke(
+        "config",
+        "suggest",
+        "市人民政府第十五次常务会议纪要",
+        "--doc-type",
+        "纪要",
+        "--responsible",
+        "某市人民政府办公室",
+    )
     assert code == 0 and "1.2" in out and "永久" in out
     (home / "config").mkdir(parents=True)
     (home / "config" / "codes.yaml").write_text("tables: [broken", encoding="utf-8")

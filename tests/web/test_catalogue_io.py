@@ -5,22 +5,25 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from factories import create_fonds
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from web_support import login
 
+from factories import create_fonds
 from lantai.instance import Instance
 from lantai.security import Actor
 from lantai.store import Record
 from lantai.web.app import create_app
+from web_support import login
 
 HEADER = "档号,文号,责任者,题名,日期,保管期限,密级,页数,机构（问题）,备注\n"
 GOOD = HEADER + "".join(
-    f",市府办发〔2011〕{n}号,某市人民政府办公室,关于第{n}项工作的通知,2011-03-{n:02d},永久,公开,{n},BGS,\n" for n in range(1, 6)
+    f",市府办发〔2011〕{n}号,某市人民政府办公室,关于第{n}项工作的通知,2011-03-{n:02d},永久,公开,{n},BGS,\n"
+    for n in range(1, 6)
 )
-BAD = HEADER + ",市府办发〔2011〕1号,某市人民政府办公室,关于工作的通知,2011-13-40,五年,公开,2,BGS,\n"
+BAD = (
+    HEADER + ",市府办发〔2011〕1号,某市人民政府办公室,关于工作的通知,2011-13-40,五年,公开,2,BGS,\n"
+)
 
 
 def records(inst: Instance) -> int:
@@ -45,7 +48,9 @@ def test_import_good_gbk_csv(client: TestClient, web_instance: Instance) -> None
     assert listing[0]["status"] == "imported" and listing[0]["encoding"] in ("gb18030", "gbk")
 
 
-def test_rejected_import_reports_rows_and_writes_nothing(client: TestClient, web_instance: Instance) -> None:
+def test_rejected_import_reports_rows_and_writes_nothing(
+    client: TestClient, web_instance: Instance
+) -> None:
     fonds = create_fonds(web_instance, Actor.operator())
     csrf = login(client, "archivist")
     before = records(web_instance)
@@ -93,8 +98,13 @@ def test_exports_download_and_permissions(client: TestClient, web_instance: Inst
         headers={"X-CSRF-Token": csrf},
     )
     xlsx = client.get(f"/api/exports/directory/{fonds.id}", params={"format": "xlsx"})
-    assert xlsx.status_code == 200 and "filename*=utf-8''" in xlsx.headers["content-disposition"].lower()
-    values = [row for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True)]
+    assert (
+        xlsx.status_code == 200
+        and "filename*=utf-8''" in xlsx.headers["content-disposition"].lower()
+    )
+    values = [
+        row for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True)
+    ]
     assert any(row and "Z109-WS·2011-Y-BGS-0005" in row for row in values)
     pdf = client.get(f"/api/exports/directory/{fonds.id}", params={"format": "pdf"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

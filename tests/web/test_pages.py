@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from factories import create_fonds, create_series, item_values
 from fastapi.testclient import TestClient
-from web_support import login
 
+from factories import create_fonds, create_series, item_values
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.security import Actor
+from web_support import login
 
 
 def csrf_of(html: str) -> str:
@@ -24,14 +24,23 @@ def build(inst: Instance) -> tuple[int, int, int]:
     fonds = create_fonds(inst, op)
     series = create_series(inst, op, fonds.id, "文书档案 2011年")
     with inst.db.write() as s:
-        item = inst.catalogue.create_record(s, op, parent_id=series.id, level=Level.ITEM, values=item_values())
+        item = inst.catalogue.create_record(
+            s, op, parent_id=series.id, level=Level.ITEM, values=item_values()
+        )
     return fonds.id, series.id, item.id
 
 
 def test_archivist_pages(client: TestClient, web_instance: Instance) -> None:
     fonds_id, series_id, item_id = build(web_instance)
     login(client, "archivist")
-    for path in ("/browse", f"/records/{fonds_id}", f"/records/{item_id}", f"/records/{item_id}/edit", f"/records/{series_id}/new?level=item", "/import"):
+    for path in (
+        "/browse",
+        f"/records/{fonds_id}",
+        f"/records/{item_id}",
+        f"/records/{item_id}/edit",
+        f"/records/{series_id}/new?level=item",
+        "/import",
+    ):
         r = client.get(path)
         assert r.status_code == 200, path
         assert '<html lang="zh-CN">' in r.text
@@ -39,16 +48,25 @@ def test_archivist_pages(client: TestClient, web_instance: Instance) -> None:
     assert "Z109-WS·2011-Y-BGS-0001" in page and "共 1 条" in page
 
 
-def test_edit_form_shows_errors_inline_and_saves(client: TestClient, web_instance: Instance) -> None:
+def test_edit_form_shows_errors_inline_and_saves(
+    client: TestClient, web_instance: Instance
+) -> None:
     _, _, item_id = build(web_instance)
     login(client, "archivist")
     form = client.get(f"/records/{item_id}/edit").text
     token = csrf_of(form)
-    bad = client.post(f"/records/{item_id}/edit", data={"csrf_token": token, "version": "1", "f__title": "", "f__retention": "Y"})
+    bad = client.post(
+        f"/records/{item_id}/edit",
+        data={"csrf_token": token, "version": "1", "f__title": "", "f__retention": "Y"},
+    )
     assert bad.status_code == 422 and "必著项「题名」为空" in bad.text
     no_csrf = client.post(f"/records/{item_id}/edit", data={"version": "1", "f__title": "x"})
     assert no_csrf.status_code == 403
-    ok = client.post(f"/records/{item_id}/edit", data={"csrf_token": token, "version": "1", "f__title": "新题名"}, follow_redirects=False)
+    ok = client.post(
+        f"/records/{item_id}/edit",
+        data={"csrf_token": token, "version": "1", "f__title": "新题名"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"] == f"/records/{item_id}?saved=1"
     assert "新题名" in client.get(f"/records/{item_id}").text
 
@@ -74,7 +92,10 @@ def test_auditor_and_admin_pages(client: TestClient, web_instance: Instance) -> 
     login(client, "secadmin")
     users = client.get("/users")
     assert users.status_code == 200 and "分配角色" in users.text and "新建用户" not in users.text
-    r = client.post("/users/reader/roles", data={"csrf_token": csrf_of(users.text), "roles": ["auditor", "reader"]})
+    r = client.post(
+        "/users/reader/roles",
+        data={"csrf_token": csrf_of(users.text), "roles": ["auditor", "reader"]},
+    )
     assert r.status_code == 422 and "三员分立" in r.text
 
 
@@ -83,7 +104,24 @@ def test_login_page_rejects_open_redirect(client: TestClient) -> None:
     assert 'name="next" value="/"' in page.text
     token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
     assert token
-    r = client.post("/login", data={"username": "archivist", "password": "Lantai-Test-2026!", "login_csrf": token.group(1), "next": "https://evil.example/"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "username": "archivist",
+            "password": "Lantai-Test-2026!",
+            "login_csrf": token.group(1),
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
-    wrong = client.post("/login", data={"username": "archivist", "password": "Lantai-Test-2026!", "login_csrf": "forged", "next": "/"})
+    wrong = client.post(
+        "/login",
+        data={
+            "username": "archivist",
+            "password": "Lantai-Test-2026!",
+            "login_csrf": "forged",
+            "next": "/",
+        },
+    )
     assert wrong.status_code == 403
