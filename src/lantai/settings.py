@@ -70,6 +70,25 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(
         65536, ge=1024, description="argon2id memory per password hash, in KiB (default 64 MiB)."
     )
+    clamav_address: str = Field(
+        "",
+        description=(
+            "clamd to scan transfers with: 'unix:/run/clamav/clamd.ctl' or 'tcp:127.0.0.1:3310'. "
+            "Empty: the virus check (DA/T 70 4-1, 4-2) is 人工复核, never 通过."
+        ),
+    )
+    ingest_max_package_mb: int = Field(
+        20480, ge=1, description="Largest total unpacked size of one transfer, in MiB (zip/tar bomb guard)."
+    )
+    ingest_max_entries: int = Field(
+        200_000, ge=1, description="Most entries (files and folders) one transfer may unpack to."
+    )
+    ingest_max_ratio: int = Field(
+        200, ge=1, description="Highest compression ratio accepted for an archive member (bomb guard)."
+    )
+    ingest_workers: int = Field(
+        2, ge=1, description="Threads hashing and identifying files of one transfer in parallel."
+    )
     children_page_size: int = Field(
         50, description="Default number of children returned per page in the hierarchy browser."
     )
@@ -120,6 +139,16 @@ class Settings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.resolved_home / "secrets"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where transfers are unpacked and checked before they become AIPs."""
+        return self.resolved_home / "staging"
+
+    @property
+    def storage_dir(self) -> Path:
+        """The default (local filesystem) object store of preserved packages."""
+        return self.resolved_home / "storage"
 
     @property
     def audit_witness_path(self) -> Path:

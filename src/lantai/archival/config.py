@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lantai.datafiles import read_yaml, validate_model
 from lantai.errors import ConfigError, Problem
 
 __all__ = [
@@ -310,48 +310,8 @@ class RawDomain(BaseModel):
     sources: tuple[str, ...]
 
 
-# libyaml's C loader when present (about ten times faster); both are safe loaders.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _shipped_dir() -> Path:
     return Path(str(resources.files("lantai.archival") / "data"))
-
-
-def _read_yaml(path: Path, problems: list[Problem]) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(
-            Problem(
-                file=str(path), rule="UTF-8", message=f"文件不是 UTF-8 编码（字节 {exc.start}）"
-            )
-        )
-        return None
-    try:
-        return yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        problems.append(Problem(file=str(path), rule="YAML", message=f"YAML 语法错误：{exc}"))
-        return None
-
-
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _validate(model: type[BaseModel], data: Any, path: Path, problems: list[Problem]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            msg = str(err.get("msg", "")).removeprefix("Value error, ")
-            problems.append(
-                Problem(file=str(path), field=_loc(tuple(err["loc"])), rule="schema", message=msg)
-            )
-        return None
 
 
 def _merge_codes(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -399,10 +359,10 @@ def load_raw_domain(config_dir: Path | None = None) -> RawDomain:
 
     def read_pair(name: str) -> tuple[dict[str, Any], Path]:
         path = shipped / name
-        data = _read_yaml(path, problems) or {}
+        data = read_yaml(path, problems) or {}
         sources.append(str(path))
         if instance is not None and (instance / name).is_file():
-            extra = _read_yaml(instance / name, problems) or {}
+            extra = read_yaml(instance / name, problems) or {}
             sources.append(str(instance / name))
             if not isinstance(extra, dict):
                 problems.append(Problem(file=str(instance / name), message="顶层须为映射"))
@@ -412,9 +372,9 @@ def load_raw_domain(config_dir: Path | None = None) -> RawDomain:
         return data, path
 
     codes_data, codes_path = read_pair("codes.yaml")
-    codes = _validate(CodesFile, codes_data, codes_path, problems)
+    codes = validate_model(CodesFile, codes_data, codes_path, problems)
     ac_data, ac_path = read_pair("archival_codes.yaml")
-    archival_codes = _validate(ArchivalCodesFile, ac_data, ac_path, problems)
+    archival_codes = validate_model(ArchivalCodesFile, ac_data, ac_path, problems)
 
     def read_dir(sub: str, model: type[BaseModel]) -> list[tuple[Any, Path]]:
         found: dict[str, Path] = {p.name: p for p in sorted((shipped / sub).glob("*.yaml"))}
@@ -423,7 +383,7 @@ def load_raw_domain(config_dir: Path | None = None) -> RawDomain:
         out = []
         for path in found.values():
             sources.append(str(path))
-            parsed = _validate(model, _read_yaml(path, problems), path, problems)
+            parsed = validate_model(model, read_yaml(path, problems), path, problems)
             if parsed is not None:
                 out.append((parsed, path))
         return out

@@ -24,6 +24,7 @@ class Perm(StrEnum):
     CATALOGUE_RECORD_WITHDRAW = "catalogue:record:withdraw"
     CONFIG_DOMAIN_READ = "config:domain:read"
     PUBLIC = "public:anonymous:any"
+    SEARCH_CATALOGUE = "search:catalogue:query"
     SECURITY_CLEARANCE_ASSIGN = "security:clearance:assign"
     SECURITY_ROLE_ASSIGN = "security:role:assign"
     SYSTEM_USER_MANAGE = "system:user:manage"
@@ -47,6 +48,7 @@ _LABELS: dict[Perm, str] = {
     Perm.CATALOGUE_RECORD_WITHDRAW: "撤销条目（不物理删除）",
     Perm.CONFIG_DOMAIN_READ: "查看业务配置（代码表、档号规则、著录方案、三合一）",
     Perm.PUBLIC: "公开访问",
+    Perm.SEARCH_CATALOGUE: "检索目录与全文（受密级授权限制）",
     Perm.SECURITY_CLEARANCE_ASSIGN: "设置用户密级授权",
     Perm.SECURITY_ROLE_ASSIGN: "分配用户角色",
     Perm.SYSTEM_USER_MANAGE: "管理用户账号（创建、停用、重置口令）",

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from lantai.errors import ConfigError, Problem, ValidationFailed
+from lantai.datafiles import load_model
+from lantai.errors import Problem, ValidationFailed
 from lantai.security.perms import Perm
 
 __all__ = ["Role", "RoleBook", "load_roles"]
@@ -100,19 +100,4 @@ class RoleBook:
 
 def load_roles(path: Path | None = None) -> RoleBook:
     src = path or Path(str(resources.files("lantai.security") / "roles.yaml"))
-    try:
-        data = yaml.safe_load(src.read_text(encoding="utf-8"))
-        return RoleBook(RolesFile.model_validate(data))
-    except ValidationError as exc:
-        problems = [
-            Problem(
-                file=str(src),
-                field=".".join(str(p) for p in e["loc"]),
-                rule="schema",
-                message=str(e["msg"]),
-            )
-            for e in exc.errors()
-        ]
-        raise ConfigError("角色配置文件校验失败", problems) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"角色配置文件 {src} YAML 语法错误：{exc}") from exc
+    return RoleBook(load_model(src, RolesFile, title="角色配置文件"))

@@ -39,6 +39,18 @@ Cursor = Annotated[str | None, Query(max_length=100, description="上一页返�
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
+def _children(
+    request: Request, actor: Actor, parent_id: int | None, cursor: str | None, limit: int
+) -> ChildrenOut:
+    inst = get_instance(request)
+    with inst.db.read() as s:
+        page = inst.catalogue.children(s, actor, parent_id, cursor=cursor, limit=limit)
+        items = [
+            record_out(r, inst.domain, has_children=page.has_children.get(r.id)) for r in page.items
+        ]
+    return ChildrenOut(items=items, next_cursor=page.next_cursor, total=page.total)
+
+
 @router.get("/fonds", response_model=ChildrenOut, summary="全宗列表（分页）")
 def list_fonds(
     request: Request,
@@ -46,13 +58,7 @@ def list_fonds(
     limit: Limit = 50,
     actor: Actor = require(Perm.CATALOGUE_RECORD_READ),
 ) -> ChildrenOut:
-    inst = get_instance(request)
-    with inst.db.read() as s:
-        page = inst.catalogue.children(s, actor, None, cursor=cursor, limit=limit)
-        items = [
-            record_out(r, inst.domain, has_children=page.has_children.get(r.id)) for r in page.items
-        ]
-    return ChildrenOut(items=items, next_cursor=page.next_cursor, total=page.total)
+    return _children(request, actor, None, cursor, limit)
 
 
 @router.post("/fonds", response_model=RecordOut, status_code=201, summary="新建全宗")
@@ -113,13 +119,7 @@ def get_children(
     limit: Limit = 50,
     actor: Actor = require(Perm.CATALOGUE_RECORD_READ),
 ) -> ChildrenOut:
-    inst = get_instance(request)
-    with inst.db.read() as s:
-        page = inst.catalogue.children(s, actor, record_id, cursor=cursor, limit=limit)
-        items = [
-            record_out(r, inst.domain, has_children=page.has_children.get(r.id)) for r in page.items
-        ]
-    return ChildrenOut(items=items, next_cursor=page.next_cursor, total=page.total)
+    return _children(request, actor, record_id, cursor, limit)
 
 
 @router.post(

@@ -40,18 +40,17 @@ def _context(request: Request, actor: Actor) -> dict[str, Any]:
     return {"fonds": fonds, "batches": batches, "categories": categories}
 
 
+def _page(request: Request, actor: Actor, *, status_code: int = 200, **outcome: Any) -> Response:
+    """The import page with at most one outcome shown: result, rejected, ead or error."""
+    shown = {"result": None, "rejected": None, "ead": None, "error": None, **outcome}
+    return render(
+        request, "import.html", actor, status_code=status_code, **shown, **_context(request, actor)
+    )
+
+
 @router.get("/import", response_class=HTMLResponse)
 def import_page(request: Request, actor: Actor = require(Perm.CATALOGUE_IMPORT)) -> Response:
-    return render(
-        request,
-        "import.html",
-        actor,
-        result=None,
-        rejected=None,
-        ead=None,
-        error=None,
-        **_context(request, actor),
-    )
+    return _page(request, actor)
 
 
 @router.post("/import", response_class=HTMLResponse)
@@ -68,41 +67,10 @@ async def import_submit(
             run_spreadsheet_import, inst, actor, file, fonds_id=fonds_id, category=category or None
         )
     except ImportRejected as exc:
-        ctx = _context(request, actor)
-        return render(
-            request,
-            "import.html",
-            actor,
-            status_code=422,
-            result=None,
-            rejected=exc,
-            ead=None,
-            error=None,
-            **ctx,
-        )
+        return _page(request, actor, status_code=422, rejected=exc)
     except LantaiError as exc:
-        ctx = _context(request, actor)
-        return render(
-            request,
-            "import.html",
-            actor,
-            status_code=exc.status,
-            result=None,
-            rejected=None,
-            ead=None,
-            error=exc,
-            **ctx,
-        )
-    return render(
-        request,
-        "import.html",
-        actor,
-        result=result,
-        rejected=None,
-        ead=None,
-        error=None,
-        **_context(request, actor),
-    )
+        return _page(request, actor, status_code=exc.status, error=exc)
+    return _page(request, actor, result=result)
 
 
 @router.post("/import/ead", response_class=HTMLResponse)
@@ -126,25 +94,5 @@ async def import_ead_submit(
     try:
         ead = await run_in_threadpool(run)
     except LantaiError as exc:
-        ctx = _context(request, actor)
-        return render(
-            request,
-            "import.html",
-            actor,
-            status_code=exc.status,
-            result=None,
-            rejected=None,
-            ead=None,
-            error=exc,
-            **ctx,
-        )
-    return render(
-        request,
-        "import.html",
-        actor,
-        result=None,
-        rejected=None,
-        ead=ead,
-        error=None,
-        **_context(request, actor),
-    )
+        return _page(request, actor, status_code=exc.status, error=exc)
+    return _page(request, actor, ead=ead)
