@@ -11,7 +11,7 @@ want_services=0
 
 # Debian packages the system needs at run time (fonts for PDF/UI, chromium for browser tests)
 # and at build time (python venv/headers). Tools that later capabilities need are added here.
-DEB_PACKAGES=(python3 python3-venv python3-dev build-essential libmagic1
+DEB_PACKAGES=(python3 python3-venv python3-dev build-essential libmagic1 clamav clamav-daemon ffmpeg
   fonts-wqy-microhei fonts-noto-cjk chromium)
 DEB_SERVICES=(postgresql redis-server)
 

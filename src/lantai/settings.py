@@ -78,16 +78,27 @@ class Settings(BaseSettings):
         ),
     )
     ingest_max_package_mb: int = Field(
-        20480, ge=1, description="Largest total unpacked size of one transfer, in MiB (zip/tar bomb guard)."
+        20480,
+        ge=1,
+        description="Largest total unpacked size of one transfer, in MiB (zip/tar bomb guard).",
     )
     ingest_max_entries: int = Field(
         200_000, ge=1, description="Most entries (files and folders) one transfer may unpack to."
     )
     ingest_max_ratio: int = Field(
-        200, ge=1, description="Highest compression ratio accepted for an archive member (bomb guard)."
+        200,
+        ge=1,
+        description="Highest compression ratio accepted for an archive member (bomb guard).",
     )
     ingest_workers: int = Field(
         2, ge=1, description="Threads hashing and identifying files of one transfer in parallel."
+    )
+    eep_signing_key: Path | None = Field(
+        None,
+        description=(
+            "PEM private key (SM2, RSA, ECDSA or Ed25519) that signs exported EEP packages "
+            "(DA/T 48 电子签名). Unset: exported packages are unsigned, and say so."
+        ),
     )
     children_page_size: int = Field(
         50, description="Default number of children returned per page in the hierarchy browser."

@@ -55,6 +55,12 @@ class ClassificationTable:
         self.effective_from = spec.effective_from
         self.title = spec.title
         self._classes = {c.code: c for c in spec.classes}
+        # Keywords folded (traditional → simplified, full-width → half-width) once, not per call.
+        self._folded: dict[str, str] = {
+            w: fold_text(w)
+            for e in spec.entries
+            for w in (*e.match.title_any, *e.match.title_all, *e.match.title_none)
+        }
         self._parties = [
             (kind, fold_text(name))
             for kind in ("own", "superior", "subordinate")
@@ -85,7 +91,7 @@ class ClassificationTable:
         source = self.source_of(responsible)
         ranked: list[tuple[int, int, int, Suggestion]] = []
         for order, entry in enumerate(self.spec.entries):
-            reasons = self._match(entry, folded_title, doc_type, source, org_code)
+            reasons = self._match(entry, folded_title, doc_type, source, org_code, self._folded)
             if reasons is None:
                 continue
             cls = self._classes.get(entry.class_) if entry.class_ else None
@@ -113,6 +119,7 @@ class ClassificationTable:
         doc_type: str | None,
         source: str,
         org_code: str | None,
+        folded: dict[str, str],
     ) -> list[str] | None:
         m = entry.match
         reasons: list[str] = []
@@ -129,16 +136,16 @@ class ClassificationTable:
                 return None
             reasons.append(f"机构（问题）为「{org_code}」")
         if m.title_any:
-            hits = [w for w in m.title_any if fold_text(w) in title]
+            hits = [w for w in m.title_any if folded[w] in title]
             if not hits:
                 return None
             reasons.append(f"题名含「{hits[0]}」")
         if m.title_all:
-            if not all(fold_text(w) in title for w in m.title_all):
+            if not all(folded[w] in title for w in m.title_all):
                 return None
             reasons.append("题名含「" + "」「".join(m.title_all) + "」")
         if m.title_none:
-            if any(fold_text(w) in title for w in m.title_none):
+            if any(folded[w] in title for w in m.title_none):
                 return None
             reasons.append("题名不含「" + "」「".join(m.title_none) + "」")
         return reasons

@@ -85,8 +85,16 @@ def _span_bounds(text: str) -> tuple[str, str] | None:
     return start, end
 
 
+# Anything outside printable text: C0/C1 controls, surrogates, private use, U+FFFE/U+FFFF.
+_SUSPECT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffe\uffff\U000f0000-\U0010ffff]"
+)
+
+
 def special_character_problems(name: str, value: str, *, multiline: bool) -> list[Problem]:
     """GD-1-6: control characters, XML-illegal characters, surrogates and private-use characters."""
+    if _SUSPECT.search(value) is None:
+        return []
     bad: list[str] = []
     for ch in value:
         cp = ord(ch)
@@ -187,6 +195,11 @@ class MetadataScheme:
         for e in self.elements:
             for n in (e.name, *e.aliases, e.key):
                 self._by_name.setdefault(_header_key(n), e)
+        # (element, obligation) per level, computed once: validate() runs for every record.
+        self._by_level: dict[Level, tuple[tuple[Element, str], ...]] = {
+            lv: tuple((e, ob) for e in self.elements if (ob := e.obligation_at(lv)) is not None)
+            for lv in Level
+        }
 
     def element(self, key: str) -> Element | None:
         return self._by_key.get(key)
@@ -196,10 +209,10 @@ class MetadataScheme:
         return self._by_name.get(_header_key(name))
 
     def elements_for(self, level: Level) -> list[Element]:
-        return [e for e in self.elements if e.obligation_at(level) is not None]
+        return [e for e, _ in self._by_level[level]]
 
     def required_keys(self, level: Level) -> list[str]:
-        return [e.key for e in self.elements if e.obligation_at(level) == "R"]
+        return [e.key for e, ob in self._by_level[level] if ob == "R"]
 
     def defaults(self, level: Level) -> dict[str, str]:
         return {e.key: e.default for e in self.elements_for(level) if e.default is not None}
@@ -306,8 +319,7 @@ class MetadataScheme:
         are not checked again (their presence still counts for 必著).
         """
         problems: list[Problem] = []
-        for el in self.elements:
-            ob = el.obligation_at(level)
+        for el, ob in self._by_level[level]:
             v = values.get(el.key)
             empty = v is None or (isinstance(v, str) and not v.strip())
             if empty:
@@ -320,7 +332,7 @@ class MetadataScheme:
                         )
                     )
                 continue
-            if ob is None or el.key in skip:
+            if el.key in skip:
                 continue
             problems.extend(self._check_value(el, level, v))
         clean = {k: v for k, v in values.items() if k not in skip}

@@ -28,6 +28,20 @@ class EventType(StrEnum):
     CATALOGUE_IMPORT_COMPLETED = "catalogue:import:completed"
     CATALOGUE_IMPORT_REJECTED = "catalogue:import:rejected"
     CATALOGUE_EXPORT_CREATED = "catalogue:export:created"
+    CATALOGUE_TEXT_ADDED = "catalogue:text:added"
+    # ingest (一键归档): one event per step of a transfer, object_type "transfer"
+    INGEST_TRANSFER_RECEIVED = "ingest:transfer:received"
+    INGEST_TRANSFER_UNPACKED = "ingest:transfer:unpacked"
+    INGEST_DIGESTS_CALCULATED = "ingest:digests:calculated"
+    INGEST_FORMATS_IDENTIFIED = "ingest:formats:identified"
+    INGEST_TRANSFER_CHECKED = "ingest:transfer:checked"
+    INGEST_TRANSFER_REJECTED = "ingest:transfer:rejected"
+    INGEST_AIP_STORED = "ingest:aip:stored"
+    INGEST_TRANSFER_ACCEPTED = "ingest:transfer:accepted"
+    INGEST_TRANSFER_REVIEWED = "ingest:transfer:reviewed"
+    INGEST_TRANSFER_FAILED = "ingest:transfer:failed"
+    # storage
+    STORAGE_PACKAGE_DISCARDED = "storage:package:discarded"
     # security
     SECURITY_LOGIN_SUCCEEDED = "security:login:succeeded"
     SECURITY_LOGIN_FAILED = "security:login:failed"
@@ -58,6 +72,18 @@ PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
     EventType.CATALOGUE_IMPORT_COMPLETED: "ingestion end",
     EventType.CATALOGUE_IMPORT_REJECTED: "validation",
     EventType.CATALOGUE_EXPORT_CREATED: "dissemination",
+    EventType.CATALOGUE_TEXT_ADDED: "metadata extraction",
+    EventType.INGEST_TRANSFER_RECEIVED: "ingestion start",
+    EventType.INGEST_TRANSFER_UNPACKED: "unpacking",
+    EventType.INGEST_DIGESTS_CALCULATED: "message digest calculation",
+    EventType.INGEST_FORMATS_IDENTIFIED: "format identification",
+    EventType.INGEST_TRANSFER_CHECKED: "validation",
+    EventType.INGEST_TRANSFER_REJECTED: "validation",
+    EventType.INGEST_AIP_STORED: "information package creation",
+    EventType.INGEST_TRANSFER_ACCEPTED: "accession",
+    EventType.INGEST_TRANSFER_REVIEWED: "appraisal",
+    EventType.INGEST_TRANSFER_FAILED: "ingestion end",
+    EventType.STORAGE_PACKAGE_DISCARDED: "deletion",
     EventType.SECURITY_LOGIN_SUCCEEDED: None,
     EventType.SECURITY_LOGIN_FAILED: None,
     EventType.SECURITY_LOGOUT: None,

@@ -42,6 +42,7 @@ __all__ = [
     "DirectoryFormat",
     "DirectoryRow",
     "export_directory",
+    "register_cjk_font",
 ]
 
 COLUMNS = ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")
@@ -346,7 +347,7 @@ _TITLE_SIZE = 16.0
 _PAGE_COUNT_FORM = "lantai_page_count"
 
 
-def _register_font(path: Path | None) -> str:
+def register_cjk_font(path: Path | None = None) -> str:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfbase.ttfonts import TTFont
@@ -408,7 +409,7 @@ def _write_pdf(
 ) -> tuple[int, int]:
     from reportlab.pdfgen.canvas import Canvas
 
-    font = _register_font(font_path)
+    font = register_cjk_font(font_path)
     measure = _Measure(font, _FONT_SIZE)
     canvas = Canvas(str(path), pagesize=(_PAGE_W, _PAGE_H), pageCompression=1)
     canvas.setTitle(f"{TITLE}（{cover.node_code or cover.node_title}）")

@@ -63,9 +63,9 @@ def init(
 def serve(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口")] = 8000,
-    workers: Annotated[int, typer.Option(help="进程数（SQLite 建议 1）")] = 1,
+    background: Annotated[bool, typer.Option(help="同时运行后台任务（移交接收等）")] = True,
 ) -> None:
-    """启动 Web 服务。"""
+    """启动 Web 服务（一个进程；扩展时在反向代理后运行多个，见 docs/operations.md）。"""
     import uvicorn
 
     from lantai.web.app import create_app
@@ -73,10 +73,9 @@ def serve(
     inst = open_instance()
     console.print(f"兰台已启动：http://{host}:{port}  （接口文档 http://{host}:{port}/api/docs）")
     uvicorn.run(
-        create_app(inst),
+        create_app(inst, background=background),
         host=host,
         port=port,
-        workers=workers,
         log_level="info",
         proxy_headers=False,
     )
@@ -168,7 +167,7 @@ def users_create(
     display_name: Annotated[str, typer.Option("--name", help="姓名")],
     role: Annotated[
         list[str] | None,
-        typer.Option(help="角色：sysadmin、secadmin、auditor、archivist、reader（可多次）"),
+        typer.Option(help="角色：sysadmin、secadmin、auditor、archivist、reader、agency（可多次）"),
     ] = None,
     clearance: Annotated[str, typer.Option(help="密级授权")] = "公开",
     password: Annotated[str | None, typer.Option(help="口令（不提供则交互输入）")] = None,
@@ -306,7 +305,7 @@ def resolve_node(inst: Instance, node: str) -> int:
 
 def _register_optional() -> None:
     """Commands whose modules live beside this one (import/export, EAD, demo)."""
-    from lantai.cli import demo, ead, spreadsheet
+    from lantai.cli import demo, ead, ingest, spreadsheet
 
     app.command(
         "import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。"
@@ -319,6 +318,7 @@ def _register_optional() -> None:
     app.add_typer(export_app, name="export")
     app.command("import-ead", help="导入 EAD 2002 XML（须通过 XSD 校验）。")(ead.import_ead_command)
     app.add_typer(demo.demo_app, name="demo")
+    app.add_typer(ingest.ingest_app, name="ingest")
 
 
 _register_optional()

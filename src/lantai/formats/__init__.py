@@ -1,8 +1,12 @@
-"""File formats: safe XML parsing and XML Schema validation (identification and validation of
-PDF/A, OFD and images live here too as they arrive).
+"""File formats: pure functions over files, no knowledge of transfers or the catalogue.
 
-Other capabilities import from here: ``parse_file``/``parse_bytes`` for any XML from outside
-(never a bare ``lxml.etree.parse``), and ``validate`` for the shipped XSDs.
+- ``xmlsafe`` / ``xsd``: the one way to parse outside XML (``parse_file``/``parse_bytes``, never a
+  bare ``lxml.etree.parse``) and to validate against the shipped XSDs (``validate``);
+- ``identify``: PRONOM PUIDs (siegfried via pygfried), our own OFD identification, MIME types;
+- ``ofd``: GB/T 33190 validation (strict and tolerant), pages, text, signature references,
+  e-invoices; ``pdf``: opening, encryption, PDF/A; ``media``: images, audio and video probes;
+- ``encryption``: encrypted or non-public compression in files; ``clamav``: the clamd client;
+- ``policy``: long-term format policy (``data/long_term_formats.yaml``).
 """
 
 from lantai.formats.xmlsafe import (

@@ -49,6 +49,13 @@ SCHEMAS: Final = MappingProxyType(
     {
         "ead3": SchemaInfo("ead3/ead3.xsd", "EAD3", "http://ead3.archivists.org/schema/"),
         "ead2002": SchemaInfo("ead2002/ead.xsd", "EAD 2002", "urn:isbn:1-931666-22-9"),
+        "eep": SchemaInfo(
+            "eep/eep.xsd", "DA/T 48-2009 EEP", "http://www.saac.gov.cn/standards/ERM/encapsulation"
+        ),
+        "mets": SchemaInfo(
+            "mets/mets-premis.xsd", "METS 1.12.1 + PREMIS 3.0", "http://www.loc.gov/METS/"
+        ),
+        "premis": SchemaInfo("premis/premis.xsd", "PREMIS 3.0", "http://www.loc.gov/premis/v3"),
     }
 )
 

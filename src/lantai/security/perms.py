@@ -23,6 +23,9 @@ class Perm(StrEnum):
     CATALOGUE_RECORD_READ = "catalogue:record:read"
     CATALOGUE_RECORD_WITHDRAW = "catalogue:record:withdraw"
     CONFIG_DOMAIN_READ = "config:domain:read"
+    INGEST_TRANSFER_READ = "ingest:transfer:read"
+    INGEST_TRANSFER_REVIEW = "ingest:transfer:review"
+    INGEST_TRANSFER_SUBMIT = "ingest:transfer:submit"
     PUBLIC = "public:anonymous:any"
     SEARCH_CATALOGUE = "search:catalogue:query"
     SECURITY_CLEARANCE_ASSIGN = "security:clearance:assign"
@@ -47,6 +50,9 @@ _LABELS: dict[Perm, str] = {
     Perm.CATALOGUE_RECORD_READ: "浏览目录",
     Perm.CATALOGUE_RECORD_WITHDRAW: "撤销条目（不物理删除）",
     Perm.CONFIG_DOMAIN_READ: "查看业务配置（代码表、档号规则、著录方案、三合一）",
+    Perm.INGEST_TRANSFER_READ: "查看移交与检测报告（立档单位只能查看本单位提交的）",
+    Perm.INGEST_TRANSFER_REVIEW: "查看全部移交并复核待人工复核的检测项",
+    Perm.INGEST_TRANSFER_SUBMIT: "提交移交（上传并启动四性检测与接收）",
     Perm.PUBLIC: "公开访问",
     Perm.SEARCH_CATALOGUE: "检索目录与全文（受密级授权限制）",
     Perm.SECURITY_CLEARANCE_ASSIGN: "设置用户密级授权",

@@ -6,6 +6,8 @@ permission with ``require(Perm.X)``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,16 +17,19 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from lantai import __version__
 from lantai.archival import Level
 from lantai.instance import Instance
+from lantai.jobs import InProcessRunner, default_registry
 from lantai.security import Actor, Perm
 from lantai.web.api import audit as audit_api
 from lantai.web.api import auth as auth_api
 from lantai.web.api import catalogue_io as catalogue_io_api
 from lantai.web.api import config as config_api
 from lantai.web.api import records as records_api
+from lantai.web.api import transfers as transfers_api
 from lantai.web.api import users as users_api
 from lantai.web.deps import require
 from lantai.web.errors import install_error_handlers
@@ -33,6 +38,7 @@ from lantai.web.pages import audit as audit_pages
 from lantai.web.pages import auth as auth_pages
 from lantai.web.pages import catalogue as catalogue_pages
 from lantai.web.pages import imports as import_pages
+from lantai.web.pages import transfers as transfer_pages
 from lantai.web.pages import users as users_pages
 
 __all__ = ["ROUTERS", "create_app"]
@@ -68,12 +74,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth_api.router,
     records_api.router,
     catalogue_io_api.router,
+    transfers_api.router,
     config_api.router,
     audit_api.router,
     users_api.router,
     auth_pages.router,
     catalogue_pages.router,
     import_pages.router,
+    transfer_pages.router,
     audit_pages.router,
     users_pages.router,
 )
@@ -83,8 +91,34 @@ def _web_dir() -> Path:
     return Path(str(resources.files("lantai.web")))
 
 
-def create_app(instance: Instance, *, extra_routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+def create_app(
+    instance: Instance,
+    *,
+    extra_routers: tuple[APIRouter, ...] = (),
+    background: bool = False,
+) -> FastAPI:
+    """The application over ``instance``.
+
+    ``background=True`` (what ``lantai serve`` uses) also runs the in-process background work for
+    the lifetime of the app: the job runner (ingest and other jobs). Tests leave it off so that
+    requests and background jobs do not race; they run jobs explicitly.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if background:
+            runner = InProcessRunner(instance, default_registry())
+            await run_in_threadpool(runner.start)
+            app.state.jobs = runner  # the transfers API wakes the runner through this
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await run_in_threadpool(runner.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="兰台 Lantai 数字档案馆系统 API",
         version=__version__,
         docs_url=None,

@@ -15,6 +15,7 @@ __all__ = ["NAV", "landing", "render", "safe_next"]
 NAV: tuple[tuple[str, str, Perm], ...] = (
     ("目录浏览", "/browse", Perm.CATALOGUE_RECORD_READ),
     ("目录导入", "/import", Perm.CATALOGUE_IMPORT),
+    ("移交接收", "/transfers", Perm.INGEST_TRANSFER_READ),
     ("审计日志", "/audit", Perm.AUDIT_LOG_READ),
     ("用户与权限", "/users", Perm.SYSTEM_USER_READ),
     ("接口文档", "/api/docs", Perm.AUTHENTICATED),

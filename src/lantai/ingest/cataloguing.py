@@ -1,0 +1,208 @@
+"""Writing an accepted transfer into the catalogue, inside the caller's one transaction.
+
+Public API: :func:`write_catalogue` → :class:`CatalogueResult`.
+
+Every record the sender declared becomes a catalogue row through
+:meth:`lantai.catalogue.Catalogue.create_record` (so the scheme, 必著 and 档号 rules apply, and
+each record gets its ``catalogue:record:created`` event), under a 类别 obtained with
+:meth:`~lantai.catalogue.Catalogue.ensure_series` exactly as the spreadsheet importer groups
+rows: one series per 门类 and 年度, titled "文书档案 2011年". Each record's files are linked to
+their place in the AIP (``record_files``: AIP id, path, size, SHA-256, SM3, format), and the full
+texts extracted during the checks are stored with :func:`lantai.search.add_text`.
+
+Like the importer, every record is tried so that the problem list is complete; if any failed,
+:class:`~lantai.errors.ValidationFailed` is raised with all of them and the caller's transaction
+must be rolled back (nothing of the transfer is then in the catalogue).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from lantai.archival import Level
+from lantai.errors import Problem, ValidationFailed
+from lantai.ingest.transfer import Transfer
+from lantai.instance import Instance
+from lantai.security import Actor
+from lantai.store import Record, RecordFile
+
+__all__ = ["CatalogueResult", "write_catalogue"]
+
+# Values decided by the target of the transfer, not by the sender's record.
+_TARGET_KEYS = frozenset({"fonds_code", "category"})
+_LEVELS = (Level.ITEM, Level.FILE)
+
+
+@dataclass
+class CatalogueResult:
+    fonds_id: int
+    records: list[tuple[str, int, str | None]] = field(default_factory=list)  # key, id, 档号
+    series: dict[str, int] = field(default_factory=dict)  # title → id
+    files: int = 0
+    texts: int = 0
+    skipped_values: dict[str, int] = field(default_factory=dict)  # element key → records
+
+
+def _year(values: Mapping[str, Any]) -> int | None:
+    raw = values.get("year")
+    if raw is not None and str(raw).strip().isdigit():
+        return int(str(raw).strip())
+    date = str(values.get("date") or "").strip().strip("[]")
+    return int(date[:4]) if len(date) >= 4 and date[:4].isdigit() else None
+
+
+def target_of(
+    inst: Instance, s: Session, transfer: Transfer, fonds_code: str | None, category: str | None
+) -> tuple[Record, str]:
+    """The 全宗 and 门类 the transfer goes into; ValidationFailed when either is unknown."""
+    problems: list[Problem] = []
+    code = fonds_code or transfer.fonds_code
+    fonds = None
+    if code:
+        code = unicodedata.normalize("NFKC", code).strip().upper()
+        fonds = s.scalar(
+            select(Record).where(Record.archival_code == code, Record.level == Level.FONDS.value)
+        )
+    if fonds is None:
+        problems.append(
+            Problem(
+                field="全宗号",
+                value=code,
+                rule="接收目标",
+                message=f"全宗「{code}」不存在" if code else "未指定接收的全宗（--fonds）",
+            )
+        )
+    table = inst.domain.table("category")
+    raw_cat = (
+        category or transfer.category or (transfer.register.category if transfer.register else None)
+    )
+    cat = table.normalize(raw_cat) if raw_cat else None
+    if cat is None:
+        problems.append(
+            Problem(
+                field="门类",
+                value=raw_cat,
+                rule="门类代码表（DA/T 13-2022）",
+                message="未指定门类（--category）" if not raw_cat else "不是有效的门类代码或名称",
+            )
+        )
+    if problems or fonds is None or cat is None:
+        raise ValidationFailed("移交未编目：接收目标不明确", problems)
+    return fonds, cat
+
+
+def write_catalogue(
+    inst: Instance,
+    s: Session,
+    actor: Actor,
+    transfer: Transfer,
+    *,
+    transfer_uid: str,
+    transfer_id: int,
+    aip_id: str,
+    fonds_code: str | None,
+    category: str | None,
+    submitted_by: str,
+    texts: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CatalogueResult:
+    """Create the transfer's records, their file links and texts in ``s`` (see module doc)."""
+    from lantai.search import TextSource, add_text
+
+    fonds, cat = target_of(inst, s, transfer, fonds_code, category)
+    scheme = inst.domain.scheme_for(cat)
+    label = inst.domain.category_label(cat)
+    files = {f.path: f for f in transfer.files}
+    texts = texts or {}
+    result = CatalogueResult(fonds_id=fonds.id)
+    problems: list[Problem] = []
+    links: list[dict[str, Any]] = []
+    pending_texts: list[tuple[int, str, str]] = []
+    total = len(transfer.records)
+    for n, rec in enumerate(transfer.records, 1):
+        values: dict[str, Any] = {}
+        for key, value in rec.values.items():
+            if value is None or value == "" or key in _TARGET_KEYS:
+                continue
+            if scheme.element(key) is None:
+                result.skipped_values[key] = result.skipped_values.get(key, 0) + 1
+                continue
+            values[key] = value
+        year = _year(values)
+        title = f"{label}档案 {year}年" if year else f"{label}档案"
+        where = rec.location or rec.key
+        try:
+            series_id = result.series.get(title)
+            if series_id is None:
+                series = inst.catalogue.ensure_series(
+                    s,
+                    actor,
+                    fonds.id,
+                    title,
+                    category=cat,
+                    year=year,
+                    event_detail={"transfer": transfer_uid},
+                )
+                series_id = result.series[title] = series.id
+            level = rec.level if rec.level in _LEVELS else Level.ITEM
+            record = inst.catalogue.create_record(
+                s,
+                actor,
+                parent_id=series_id,
+                level=level,
+                values=values,
+                category=cat,
+                event_detail={
+                    "transfer": transfer_uid,
+                    "aip": aip_id,
+                    "record_key": rec.key,
+                    "submitted_by": submitted_by,
+                },
+            )
+        except ValidationFailed as exc:
+            problems.extend(replace(p, file=p.file or where) for p in exc.problems)
+            continue
+        result.records.append((rec.key, record.id, record.archival_code))
+        for position, path in enumerate(rec.files):
+            f = files.get(path)
+            if f is None or f.sha256 is None or f.sm3 is None:
+                continue  # reported by the checks (GD-1-11); nothing to link
+            fmt = f.format
+            links.append(
+                {
+                    "record_id": record.id,
+                    "transfer_id": transfer_id,
+                    "aip_id": aip_id,
+                    "path": f"data/objects/{path}",
+                    "position": position,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                    "sm3": f.sm3,
+                    "puid": fmt.puid if fmt else None,
+                    "format_name": (fmt.name[:200] if fmt and fmt.name else None),
+                    "mime": fmt.mime if fmt else None,
+                }
+            )
+            text = texts.get(path)
+            if text and text.strip():
+                pending_texts.append((record.id, path, text))
+        if progress is not None and (n % 50 == 0 or n == total):
+            progress(n, total)
+    if problems:
+        raise ValidationFailed("移交未编目：部分条目不符合著录规则", problems)
+    # File links in one statement; then the texts (each with its event), after every record
+    # exists so the inserts are not split up by autoflushes.
+    if links:
+        s.execute(insert(RecordFile), links)
+    result.files = len(links)
+    for record_id, path, text in pending_texts:
+        add_text(inst, actor, record_id, path[-200:], TextSource.EXTRACTED.value, text, session=s)
+    result.texts = len(pending_texts)
+    s.flush()
+    return result

@@ -1,0 +1,84 @@
+"""Who may see which index documents: filter clauses built from the actor, applied inside the query.
+
+Because the clauses are part of the query that is counted and aggregated, hidden records are absent
+from hits, totals and facet counts alike.
+
+* Staff (an actor with ``search:catalogue:query``, or the command-line operator) see active records
+  whose 密级 rank is at most their clearance (密级授权).
+* Everyone else — the public portal, anonymous visitors — sees active records that are 开放 and
+  公开 (rank 0).
+* Only active records are indexed at all (withdrawn and destroyed ones are deleted from the index
+  by the indexer); the clauses exclude them again so that a stale document can never show.
+
+The clauses are negative where possible (``NOT rank > clearance``): excluding the few classified
+documents costs little, whereas a positive filter over millions of open records would double the
+cost of every broad query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tantivy
+from sqlalchemy import ColumnElement, and_
+
+from lantai.catalogue import Lifecycle
+from lantai.security import Actor, Perm
+from lantai.store import Record
+
+__all__ = ["OPEN", "Visibility"]
+
+OPEN = "开放"
+_INACTIVE = (Lifecycle.WITHDRAWN, Lifecycle.DESTROYED)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one actor may find: records up to ``max_rank``, and only 开放 ones when ``public``."""
+
+    public: bool
+    max_rank: int
+
+    @classmethod
+    def of(cls, actor: Actor) -> Visibility:
+        staff = actor.is_operator or (
+            actor.user_id is not None and actor.can(Perm.SEARCH_CATALOGUE)
+        )
+        if staff:
+            return cls(public=False, max_rank=actor.clearance_rank)
+        return cls(public=True, max_rank=0)
+
+    @property
+    def key(self) -> str:
+        """A short name of this visibility class (for caches and logs)."""
+        return f"{'public' if self.public else 'staff'}:{self.max_rank}"
+
+    def clauses(self, schema: tantivy.Schema) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        out = [
+            (
+                tantivy.Occur.MustNot,
+                tantivy.Query.range_query(
+                    schema,
+                    "rank",
+                    tantivy.FieldType.Integer,
+                    self.max_rank,
+                    None,
+                    include_lower=False,
+                    use_inverted_index=True,
+                ),
+            )
+        ]
+        out += [
+            (tantivy.Occur.MustNot, tantivy.Query.term_query(schema, "lifecycle", state))
+            for state in _INACTIVE
+        ]
+        if self.public:
+            out.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "open_status", OPEN)))
+        return out
+
+    def sql(self) -> ColumnElement[bool]:
+        """The same rule for database rows (hits are re-checked when they are displayed)."""
+        cond = and_(Record.security_rank <= self.max_rank, Record.lifecycle == Lifecycle.ACTIVE)
+        if self.public:
+            cond = and_(cond, Record.open_status == OPEN)
+        return cond

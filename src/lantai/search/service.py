@@ -1,0 +1,536 @@
+"""The search service: one function from (actor, parameters) to a page of results with facets.
+
+The search box (``q``), "search within results" (``within``: earlier queries, all ANDed) and the
+structured parameters (per-field text, facet values, year and date ranges) become one AST, compiled
+into one tantivy query together with the actor's visibility clauses (:mod:`.permissions`); hits,
+the total and the facet counts all come from that one query, so nothing hidden is ever counted.
+Hits are displayed from the database rows (re-checked against the same visibility rule), with the
+query's words marked in the catalogue fields and in a snippet of the full text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import tantivy
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
+
+from lantai.archival import Level
+from lantai.errors import Problem, ValidationFailed
+from lantai.instance import Instance
+from lantai.search.errors import IndexUnavailable
+from lantai.search.highlight import Matcher, Segment, segments, snippet
+from lantai.search.index import SearchReader, Snapshot
+from lantai.search.permissions import Visibility
+from lantai.search.query import (
+    FACET_NAMES,
+    And,
+    Facet,
+    Node,
+    Or,
+    Range,
+    compile_query,
+    highlight_terms,
+    parse,
+)
+from lantai.search.schema import BUCKETS as SAMPLE_BUCKETS
+from lantai.security import Actor
+from lantai.store import Record, RecordText
+
+__all__ = [
+    "FacetValue",
+    "Hit",
+    "SearchParams",
+    "SearchResults",
+    "SearchService",
+    "Sort",
+]
+
+Sort = Literal["relevance", "date_desc", "date_asc"]
+SORTS: dict[str, str] = {
+    "relevance": "相关度",
+    "date_desc": "日期（新→旧）",
+    "date_asc": "日期（旧→新）",
+}
+MAX_PAGE_SIZE = 100
+MAX_WINDOW = 10_000
+SNIPPET_SCAN = 400_000
+FACET_EXACT_LIMIT = 200_000
+SAMPLE_TARGET = 100_000
+_FACET_SIZES = {
+    "fonds": 200,
+    "category": 50,
+    "year": 400,
+    "retention": 20,
+    "open_status": 20,
+    "security": 20,
+    "collections": 200,
+}
+_AGGS = {name: {"terms": {"field": name, "size": size}} for name, size in _FACET_SIZES.items()}
+_TEXT_PARAMS = {
+    "title": "title",
+    "responsible": "responsible",
+    "code": "code",
+    "docno": "docno",
+    "fulltext": "fulltext",
+}
+_TABLES = {
+    "category": "category",
+    "retention": "retention",
+    "open_status": "open_status",
+    "security": "security_level",
+}
+
+
+_FONDS = aliased(Record, name="fonds")
+# The displayed columns of the hits of one page (compiled once; ids bound as an expanding list).
+_HIT_ROWS = (
+    select(
+        Record.id,
+        Record.level,
+        Record.archival_code,
+        Record.title,
+        Record.responsible,
+        Record.date,
+        Record.year,
+        Record.retention,
+        Record.security_level,
+        Record.open_status,
+        Record.doc_number,
+        Record.category,
+        _FONDS.archival_code.label("fonds_code"),
+    )
+    .outerjoin(_FONDS, _FONDS.id == Record.fonds_id)
+    .where(Record.id.in_(bindparam("ids", expanding=True)))
+)
+_HIT_TEXTS = (
+    select(RecordText.record_id, RecordText.part, func.substr(RecordText.text, 1, SNIPPET_SCAN))
+    .where(RecordText.record_id.in_(bindparam("ids", expanding=True)))
+    .order_by(RecordText.record_id, RecordText.id)
+)
+_FONDS_NAMES = select(Record.archival_code, Record.title).where(Record.level == Level.FONDS.value)
+# Which query fields mark which displayed value (words without a field mark everywhere).
+_SHOWN = {
+    "title": ("title",),
+    "responsible": ("responsible",),
+    "archival_code": ("code",),
+    "doc_number": ("docno",),
+    "fulltext": ("fulltext",),
+}
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Everything a search request can say. Empty means "not restricted"."""
+
+    q: str = ""
+    within: tuple[str, ...] = ()
+    title: str = ""
+    responsible: str = ""
+    code: str = ""
+    docno: str = ""
+    fulltext: str = ""
+    fonds: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    retention: tuple[str, ...] = ()
+    open_status: tuple[str, ...] = ()
+    security: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    date_from: str = ""
+    date_to: str = ""
+    sort: str = "relevance"
+    page: int = 1
+    size: int = 20
+    facets: bool = True
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    level: str
+    archival_code: str | None
+    title: str
+    responsible: str | None
+    date: str | None
+    year: int | None
+    retention: str | None
+    security_level: str | None
+    open_status: str | None
+    doc_number: str | None
+    fonds_code: str | None
+    category: str | None
+    score: float
+    highlights: dict[str, list[Segment]] = field(default_factory=dict)
+    snippet_part: str | None = None
+
+    @property
+    def level_label(self) -> str:
+        return Level(self.level).label
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    total: int
+    page: int
+    size: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    took_ms: float
+    generation: str
+    sort: str
+    facets_sampled: float | None = None  # share of the hits the facet counts were taken from
+
+    @property
+    def pages(self) -> int:
+        reachable = min(self.total, MAX_WINDOW)
+        return max(1, -(-reachable // self.size))
+
+
+def _problem(param: str, value: object, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"检索参数有误：{message}",
+        [Problem(field=param, value=str(value), rule="检索参数", message=message)],
+    )
+
+
+class SearchService:
+    """Searches the live index of one instance (see the module docstring)."""
+
+    def __init__(self, inst: Instance, reader: SearchReader) -> None:
+        self.inst = inst
+        self.reader = reader
+        self._hit_statements: dict[Visibility, Any] = {}
+        self._fonds: dict[str, str] = {}
+        self._fonds_loaded = 0.0
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lantai-facets")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- parameters → AST ------------------------------------------------------------------------
+
+    def resolve_facet(self, name: str, value: str) -> str | None:
+        """What an archivist types (文书, 永久, JM) → the stored code; None when invalid."""
+        value = value.strip()
+        if not value:
+            return None
+        if name == "fonds":
+            return value.upper()
+        if name == "collections":
+            return value
+        table = self.inst.domain.table(_TABLES[name])
+        code = table.normalize(value)
+        if code is None and name == "security":
+            code = table.normalize(value.split("★")[0])
+        return code
+
+    def plan(self, params: SearchParams) -> tuple[list[Node], list[Node]]:
+        """(query nodes, filter nodes) of the parameters; raises ValidationFailed on any error."""
+        query: list[Node] = []
+        for param, text in (("q", params.q), *(("within", w) for w in params.within)):
+            parsed = parse(text, param=param, resolve_facet=self.resolve_facet)
+            if parsed.root is not None:
+                query.append(parsed.root)
+        for param, name in _TEXT_PARAMS.items():
+            text = getattr(params, param)
+            if text.strip():
+                parsed = parse(text, param=param, field_name=name)
+                if parsed.root is not None:
+                    query.append(parsed.root)
+        filters: list[Node] = []
+        for name in FACET_NAMES:
+            if name == "year":
+                continue
+            values: tuple[str, ...] = getattr(params, name)
+            codes = []
+            for v in values:
+                code = self.resolve_facet(name, v)
+                if code is None:
+                    raise _problem(name, v, f"「{v}」不是有效的{FACET_NAMES[name]}")
+                codes.append(Facet(name, code, 0))
+            if codes:
+                filters.append(codes[0] if len(codes) == 1 else Or(tuple(codes)))
+        if params.year_from is not None or params.year_to is not None:
+            lo, hi = params.year_from, params.year_to
+            for param, y in (("year_from", lo), ("year_to", hi)):
+                if y is not None and not 1000 <= y <= 2999:
+                    raise _problem(param, y, "年度应为四位年份")
+            if lo is not None and hi is not None and lo > hi:
+                raise _problem("year_from", lo, f"起始年度 {lo} 晚于终止年度 {hi}")
+            filters.append(Range("year", lo, hi, 0))
+        if params.date_from.strip() or params.date_to.strip():
+            text = f"{params.date_from.strip()}..{params.date_to.strip()}"
+            parsed = parse(text, param="date_from", field_name="date")
+            if parsed.root is not None:
+                filters.append(parsed.root)
+        return query, filters
+
+    def _check_paging(self, params: SearchParams) -> None:
+        if params.sort not in SORTS:
+            raise _problem("sort", params.sort, f"排序方式应为：{'、'.join(SORTS)}")
+        if not 1 <= params.size <= MAX_PAGE_SIZE:
+            raise _problem("size", params.size, f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间")
+        if params.page < 1:
+            raise _problem("page", params.page, "页码从 1 开始")
+        if params.page * params.size > MAX_WINDOW:
+            raise _problem(
+                "page",
+                params.page,
+                f"只能翻阅前 {MAX_WINDOW} 条结果，请增加检索词或用分面缩小范围",
+            )
+
+    # -- searching -------------------------------------------------------------------------------
+
+    def search(self, actor: Actor, params: SearchParams) -> SearchResults:
+        started = time.perf_counter()
+        self._check_paging(params)
+        query_nodes, filter_nodes = self.plan(params)
+        snap = self.reader.snapshot()
+        if snap is None:
+            raise IndexUnavailable("检索索引尚未建立或正在重建，请稍后再试")
+        visibility = Visibility.of(actor)
+        nodes = query_nodes + filter_nodes
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [
+            (tantivy.Occur.Must, compile_query(snap.schema, And(tuple(nodes))))
+            if nodes
+            else (tantivy.Occur.Must, tantivy.Query.all_query())
+        ]
+        clauses += visibility.clauses(snap.schema)
+        query = tantivy.Query.boolean_query(clauses)
+        offset = (params.page - 1) * params.size
+        facet_job: Future[tuple[Mapping[str, Any], int]] | None = None
+        if params.facets:  # counted in parallel with the ranking (tantivy releases the GIL)
+            sample = self._sample_buckets(snap, query)
+            facet_job = self._pool.submit(self._aggregate, snap, query, sample)
+        if params.sort == "date_desc":
+            result = snap.searcher.search(
+                query, params.size, offset=offset, order_by_field="date", order=tantivy.Order.Desc
+            )
+        elif params.sort == "date_asc":
+            result = snap.searcher.search(
+                query,
+                params.size,
+                offset=offset,
+                order_by_field="date_asc",
+                order=tantivy.Order.Asc,
+            )
+        else:
+            result = snap.searcher.search(query, params.size, offset=offset)
+        total = int(getattr(result, "count", 0) or 0)  # missing from tantivy's stub
+        facets: dict[str, list[FacetValue]] = {}
+        sampled: float | None = None
+        if facet_job is not None:
+            raw, buckets = facet_job.result()
+            if total:
+                facets = self._facets(raw, SAMPLE_BUCKETS / buckets if buckets else 1, params)
+                sampled = buckets / SAMPLE_BUCKETS if buckets else None
+        scores = [float(s) for s, _ in result.hits]
+        ids = [
+            int(i)
+            for i in snap.searcher.fast_field_values("id", [a for _, a in result.hits])
+            if i is not None
+        ]
+        terms = [t for n in query_nodes for t in highlight_terms(n)]
+        hits = self._hits(ids, scores, visibility, terms)
+        return SearchResults(
+            total=total,
+            page=params.page,
+            size=params.size,
+            hits=hits,
+            facets=facets,
+            took_ms=(time.perf_counter() - started) * 1000,
+            generation=snap.generation,
+            sort=params.sort,
+            facets_sampled=sampled,
+        )
+
+    # -- facets ------------------------------------------------------------------------------------
+
+    def _sample_buckets(self, snap: Snapshot, query: tantivy.Query) -> int:
+        """0 for exact facet counts; else how many of the 64 id buckets to count facets on.
+
+        Counting facets costs time in proportion to the hits. Up to ``FACET_EXACT_LIMIT`` hits
+        (estimated from one bucket) they are exact; above, they are counted on enough buckets for
+        about ``SAMPLE_TARGET`` hits and scaled (the total is always exact).
+        """
+        if snap.searcher.num_docs <= FACET_EXACT_LIMIT:
+            return 0
+        probe = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, tantivy.Query.term_query(snap.schema, "bucket", 0)),
+            ]
+        )
+        estimate = int(getattr(snap.searcher.search(probe, 1), "count", 0) or 0) * SAMPLE_BUCKETS
+        if estimate <= FACET_EXACT_LIMIT:
+            return 0
+        return max(1, min(SAMPLE_BUCKETS, -(-SAMPLE_BUCKETS * SAMPLE_TARGET // estimate)))
+
+    @staticmethod
+    def _aggregate(
+        snap: Snapshot, query: tantivy.Query, buckets: int
+    ) -> tuple[Mapping[str, Any], int]:
+        if buckets:
+            query = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, query),
+                    (
+                        tantivy.Occur.Must,
+                        tantivy.Query.range_query(
+                            snap.schema,
+                            "bucket",
+                            tantivy.FieldType.Integer,
+                            0,
+                            buckets - 1,
+                            use_inverted_index=True,
+                        ),
+                    ),
+                ]
+            )
+        raw: Mapping[str, Any] = snap.searcher.aggregate(query, _AGGS)
+        return raw, buckets
+
+    def _facets(
+        self, raw: Mapping[str, Any], scale: float, params: SearchParams
+    ) -> dict[str, list[FacetValue]]:
+        out: dict[str, list[FacetValue]] = {}
+        fonds_names = self._fonds_names(
+            [str(b["key"]) for b in raw.get("fonds", {}).get("buckets", [])]
+        )
+        for name in _FACET_SIZES:
+            buckets = raw.get(name, {}).get("buckets", [])
+            selected = self._selected(name, params)
+            values = []
+            for b in buckets:
+                key = str(int(b["key"])) if name == "year" else str(b["key"])
+                values.append(
+                    FacetValue(
+                        value=key,
+                        label=self._label(name, key, fonds_names),
+                        count=round(int(b["doc_count"]) * scale),
+                        selected=key in selected,
+                    )
+                )
+            if name == "year":
+                values.sort(key=lambda v: v.value, reverse=True)
+            out[name] = values
+        return out
+
+    def _selected(self, name: str, params: SearchParams) -> set[str]:
+        if name == "year":
+            if params.year_from is not None and params.year_from == params.year_to:
+                return {str(params.year_from)}
+            return set()
+        return {c for v in getattr(params, name) if (c := self.resolve_facet(name, v))}
+
+    def _label(self, name: str, key: str, fonds_names: Mapping[str, str]) -> str:
+        if name == "fonds":
+            title = fonds_names.get(key)
+            return f"{key} {title}" if title else key
+        if name in ("category", "retention"):
+            return self.inst.domain.table(name).label(key)
+        return key
+
+    def _fonds_names(self, codes: Sequence[str]) -> dict[str, str]:
+        """全宗号 → 全宗名称, from a small cache refreshed every minute (fonds are few and stable)."""
+        now = time.monotonic()
+        if now - self._fonds_loaded > 60 or any(c not in self._fonds for c in codes):
+            with self.inst.db.read() as s:
+                rows = s.connection().execute(_FONDS_NAMES)
+                self._fonds = {str(c): str(t) for c, t in rows}
+            self._fonds_loaded = now
+        return self._fonds
+
+    # -- hits ----------------------------------------------------------------------------------------
+
+    def _hits(
+        self,
+        ids: list[int],
+        scores: list[float],
+        visibility: Visibility,
+        terms: Iterable[tuple[str | None, str]],
+    ) -> list[Hit]:
+        if not ids:
+            return []
+        statement = self._hit_statements.get(visibility)
+        if statement is None:
+            statement = self._hit_statements[visibility] = _HIT_ROWS.where(visibility.sql())
+        by_field: dict[str, list[str]] = {}
+        for f, t in terms:
+            by_field.setdefault(f or "*", []).append(t)
+        anywhere = by_field.get("*", [])
+        matchers = {
+            name: Matcher(anywhere + [t for f in fields for t in by_field.get(f, [])])
+            for name, fields in _SHOWN.items()
+        }
+        text_matcher = matchers["fulltext"]
+        with self.inst.db.read() as s:
+            rows = {int(r.id): r for r in s.connection().execute(statement, {"ids": ids})}
+            texts = self._texts(s, [i for i in ids if i in rows]) if text_matcher else {}
+        hits = []
+        for rid, score in zip(ids, scores, strict=False):
+            r = rows.get(rid)
+            if r is None:
+                continue  # changed since it was indexed; the indexer will catch up
+            highlights: dict[str, list[Segment]] = {}
+            for name, value in (
+                ("title", r.title),
+                ("responsible", r.responsible),
+                ("archival_code", r.archival_code),
+                ("doc_number", r.doc_number),
+            ):
+                if value:
+                    m = matchers[name]
+                    highlights[name] = segments(value, m.spans(value)) if m else [Segment(value)]
+            part = None
+            for part_name, text in texts.get(rid, []):
+                found = snippet(text, text_matcher)
+                if found:
+                    highlights["fulltext"] = found
+                    part = part_name
+                    break
+            hits.append(
+                Hit(
+                    id=rid,
+                    level=r.level,
+                    archival_code=r.archival_code,
+                    title=r.title,
+                    responsible=r.responsible,
+                    date=r.date,
+                    year=r.year,
+                    retention=r.retention,
+                    security_level=r.security_level,
+                    open_status=r.open_status,
+                    doc_number=r.doc_number,
+                    fonds_code=r.fonds_code,
+                    category=r.category,
+                    score=score,
+                    highlights=highlights,
+                    snippet_part=part,
+                )
+            )
+        return hits
+
+    @staticmethod
+    def _texts(session: Session, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        out: dict[int, list[tuple[str, str]]] = {}
+        if not ids:
+            return out
+        for rid, part, text in session.connection().execute(_HIT_TEXTS, {"ids": ids}):
+            out.setdefault(int(rid), []).append((part, text))
+        return out

@@ -1,0 +1,382 @@
+"""The embedded object store: a directory tree on the local filesystem.
+
+Layout under ``root`` (``settings.storage_dir``)::
+
+    packages/<id[:2]>/<id>/<path>     the objects of a committed package (read-only files)
+    packages/<id[:2]>/<id>.json       its index: size, SHA-256, SM3 of every object — the commit mark
+    incoming/<id>~<token>/<path>      a package being written (invisible to readers)
+    locks/<id>.lock                   serialises commits of one package id
+
+Commit = make every written byte durable (``fsync`` per file for small packages, one
+``syncfs`` for large ones — 10,000 fsyncs would cost ~30 s on a VM disk), rename the incoming
+directory into place, then write the index (temp + fsync + rename). A package without its index
+is not committed: readers never see it, the next commit of the same id replaces it, and
+:meth:`LocalObjectStore.discard_uncommitted` removes it. Files are stored read-only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import stat as stat_mod
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
+from lantai.storage.base import (
+    InvalidKey,
+    ObjectInfo,
+    ObjectMismatch,
+    ObjectNotFound,
+    ObjectStore,
+    PackageExists,
+    PackageInfo,
+    PackageWriter,
+    check_package_id,
+    check_path,
+    split_key,
+)
+
+__all__ = ["LocalObjectStore"]
+
+log = logging.getLogger("lantai.storage")
+
+_FSYNC_EACH_MAX = 32  # up to this many objects, fsync each file; above, one syncfs
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding ``path`` (Linux ``syncfs``); False if unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return bool(fn(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+class _LocalWriter(PackageWriter):
+    def __init__(self, store: LocalObjectStore, package_id: str) -> None:
+        self.store = store
+        self.package_id = check_package_id(package_id)
+        self.dir = store.root / "incoming" / f"{package_id}~{secrets.token_hex(6)}"
+        self.dir.mkdir(parents=True)
+        self.objects: dict[str, ObjectInfo] = {}
+        self._dirs: set[Path] = {self.dir}
+        self._made: set[str] = set()  # directories (relative) already created
+        self._done: PackageInfo | None = None
+
+    def _target(self, path: str) -> Path:
+        check_path(path)
+        if path in self.objects:
+            raise InvalidKey(f"对象「{path}」在包 {self.package_id} 中重复写入")
+        parent = path.rpartition("/")[0]
+        if parent and parent not in self._made:
+            os.makedirs(os.path.join(self.dir, parent), exist_ok=True)
+            while parent and parent not in self._made:
+                self._made.add(parent)
+                self._dirs.add(self.dir / parent)
+                parent = parent.rpartition("/")[0]
+        return self.dir / path
+
+    def _keep(self, path: str, dest: Path, size: int, sha256: str, sm3: str) -> ObjectInfo:
+        os.chmod(dest, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
+        info = ObjectInfo(key=f"{self.package_id}/{path}", size=size, sha256=sha256, sm3=sm3)
+        self.objects[path] = info
+        return info
+
+    def put_file(
+        self,
+        path: str,
+        source: Path,
+        *,
+        size: int,
+        sha256: str,
+        sm3: str,
+        verified: bool = False,
+        link: bool = False,
+    ) -> ObjectInfo:
+        if not verified:
+            with source.open("rb") as f:
+                return self.put_stream(path, f, size=size, sha256=sha256, sm3=sm3)
+        dest = self._target(path)
+        linked = False
+        if link:
+            try:
+                os.link(source, dest)
+                linked = True
+            except OSError:  # another filesystem, or links not allowed
+                linked = False
+        if not linked:
+            shutil.copyfile(source, dest)  # copy_file_range/sendfile: no userspace read
+        actual = os.stat(dest).st_size
+        if actual != size:
+            dest.unlink()
+            raise ObjectMismatch(
+                f"对象「{path}」大小不符：应为 {size} 字节，实际 {actual} 字节；未保存"
+            )
+        return self._keep(path, dest, size, sha256, sm3)
+
+    def put_stream(
+        self, path: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str | None = None
+    ) -> ObjectInfo:
+        dest = self._target(path)
+        sha, sm = hashlib.sha256(), new_sm3()
+        written = 0
+        with dest.open("xb") as out:
+            while chunk := stream.read(CHUNK):
+                written += len(chunk)
+                if written > size:
+                    break
+                sha.update(chunk)
+                sm.update(chunk)
+                out.write(chunk)
+        got_sha, got_sm3 = sha.hexdigest(), sm.hexdigest()
+        problem = None
+        if written != size:
+            problem = (
+                f"大小不符：应为 {size} 字节，实际{'超过' if written > size else ''} {written} 字节"
+            )
+        elif got_sha != sha256.lower():
+            problem = f"SHA-256 不符：应为 {sha256}，实际 {got_sha}"
+        elif sm3 is not None and got_sm3 != sm3.lower():
+            problem = f"SM3 不符：应为 {sm3}，实际 {got_sm3}"
+        if problem is not None:
+            dest.unlink()
+            raise ObjectMismatch(f"对象「{path}」{problem}；未保存")
+        return self._keep(path, dest, size, got_sha, got_sm3)
+
+    def put_bytes(self, path: str, data: bytes) -> ObjectInfo:
+        dest = self._target(path)
+        d = digest_bytes(data)
+        with dest.open("xb") as out:
+            out.write(data)
+        return self._keep(path, dest, d.size, d.sha256, d.sm3)
+
+    def commit(self) -> PackageInfo:
+        if self._done is not None:
+            return self._done
+        self._make_durable()
+        store = self.store
+        final, index = store._paths(self.package_id)
+        with store._lock(self.package_id):
+            existing = store._load_index(self.package_id)
+            if existing is not None:
+                mine = {p: [o.size, o.sha256] for p, o in self.objects.items()}
+                theirs = {p: v[:2] for p, v in existing["objects"].items()}
+                shutil.rmtree(self.dir, ignore_errors=True)
+                if mine != theirs:
+                    raise PackageExists(f"包 {self.package_id} 已存在且内容不同；对象不可改写")
+                self._done = store._info(self.package_id, existing, index)
+                return self._done
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():  # left by a commit that died before writing its index
+                _rmtree(final)
+            os.rename(self.dir, final)
+            _fsync_dir(final.parent)
+            doc = {
+                "package": self.package_id,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "objects": {p: [o.size, o.sha256, o.sm3] for p, o in sorted(self.objects.items())},
+            }
+            data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            tmp = index.with_name(f".{index.name}.{secrets.token_hex(4)}")
+            with tmp.open("xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, index)
+            _fsync_dir(index.parent)
+        self._done = store._info(self.package_id, doc, index)
+        return self._done
+
+    def _make_durable(self) -> None:
+        files = [self.dir / p for p in self.objects]
+        if len(files) > _FSYNC_EACH_MAX and _syncfs(self.dir):
+            return
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(_fsync_file, files))
+        for d in sorted(self._dirs, key=lambda p: len(p.parts), reverse=True):
+            _fsync_dir(d)
+
+    def abort(self) -> None:
+        if self._done is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a package tree (its files are read-only; its directories are not)."""
+    shutil.rmtree(path)
+
+
+class LocalObjectStore(ObjectStore):
+    """Packages as directories under ``root``; see the module docstring for the layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("packages", "incoming", "locks"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalObjectStore({self.root})"
+
+    # -- paths and index -------------------------------------------------------------------------
+
+    def _paths(self, package_id: str) -> tuple[Path, Path]:
+        shard = self.root / "packages" / package_id[:2].lower()
+        return shard / package_id, shard / f"{package_id}.json"
+
+    @contextmanager
+    def _lock(self, package_id: str) -> Iterator[None]:
+        with (self.root / "locks" / f"{package_id}.lock").open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _load_index(self, package_id: str) -> dict[str, Any] | None:
+        _final, index = self._paths(package_id)
+        try:
+            data = index.read_bytes()
+        except FileNotFoundError:
+            return None
+        doc: dict[str, Any] = json.loads(data)
+        return doc
+
+    def _info(self, package_id: str, doc: dict[str, Any], index: Path) -> PackageInfo:
+        objects = doc["objects"]
+        return PackageInfo(
+            package_id=package_id,
+            objects=len(objects),
+            bytes=sum(v[0] for v in objects.values()),
+            created=doc["created"],
+            digest=hashlib.sha256(index.read_bytes()).hexdigest(),
+        )
+
+    # -- interface -------------------------------------------------------------------------------
+
+    def begin(self, package_id: str) -> PackageWriter:
+        return _LocalWriter(self, package_id)
+
+    def open(self, key: str) -> BinaryIO:
+        package_id, path = split_key(key)
+        doc = self._load_index(package_id)
+        if doc is None or path not in doc["objects"]:
+            raise ObjectNotFound(f"对象「{key}」不存在")
+        final, _ = self._paths(package_id)
+        return (final / path).open("rb")
+
+    def stat(self, key: str) -> ObjectInfo:
+        package_id, path = split_key(key)
+        doc = self._load_index(package_id)
+        entry = doc["objects"].get(path) if doc is not None else None
+        if entry is None:
+            raise ObjectNotFound(f"对象「{key}」不存在")
+        return ObjectInfo(key=key, size=entry[0], sha256=entry[1], sm3=entry[2])
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        package_part, sep, _ = prefix.partition("/")
+        ids = [package_part] if sep else [p for p in self.packages() if p.startswith(prefix)]
+        for package_id in sorted(ids):
+            doc = self._load_index(package_id)
+            if doc is None:
+                continue
+            for path, (size, sha256, sm3) in sorted(doc["objects"].items()):
+                key = f"{package_id}/{path}"
+                if key.startswith(prefix):
+                    yield ObjectInfo(key=key, size=size, sha256=sha256, sm3=sm3)
+
+    def package(self, package_id: str) -> PackageInfo | None:
+        check_package_id(package_id)
+        doc = self._load_index(package_id)
+        if doc is None:
+            return None
+        return self._info(package_id, doc, self._paths(package_id)[1])
+
+    def packages(self) -> Iterator[str]:
+        base = self.root / "packages"
+        for shard in sorted(base.iterdir()):
+            if shard.is_dir():
+                for entry in sorted(shard.glob("*.json")):
+                    if not entry.name.startswith("."):
+                        yield entry.stem
+
+    def incoming(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for entry in (self.root / "incoming").iterdir():
+            seen.add(entry.name.split("~", 1)[0])
+        base = self.root / "packages"
+        for shard in base.iterdir():
+            if shard.is_dir():
+                for entry in shard.iterdir():
+                    if entry.is_dir() and not (shard / f"{entry.name}.json").exists():
+                        seen.add(entry.name)
+        yield from sorted(seen)
+
+    def discard_uncommitted(
+        self, package_id: str, *, reason: str, referenced: Callable[[str], bool]
+    ) -> bool:
+        check_package_id(package_id)
+        final, index = self._paths(package_id)
+        with self._lock(package_id):
+            if referenced(package_id):
+                return False
+            removed = False
+            if index.exists():
+                index.unlink()  # uncommit first: from here on readers no longer see it
+                _fsync_dir(index.parent)
+                removed = True
+            if final.exists():
+                _rmtree(final)
+                removed = True
+            for entry in (self.root / "incoming").glob(f"{package_id}~*"):
+                _rmtree(entry)
+                removed = True
+        if removed:
+            log.warning("discarded uncommitted package %s: %s", package_id, reason)
+        return removed
+
+    def discard_abandoned_writes(self, package_id: str) -> int:
+        check_package_id(package_id)
+        final, index = self._paths(package_id)
+        removed = 0
+        with self._lock(package_id):
+            for entry in (self.root / "incoming").glob(f"{package_id}~*"):
+                _rmtree(entry)
+                removed += 1
+            if final.exists() and not index.exists():  # renamed by a commit that then died
+                _rmtree(final)
+                removed += 1
+        if removed:
+            log.warning("removed %s abandoned write(s) of package %s", removed, package_id)
+        return removed

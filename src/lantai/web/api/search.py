@@ -1,0 +1,254 @@
+"""Search (一网通查): the staff search and the public portal search, one service underneath.
+
+``GET /api/search`` searches as the logged-in user (their 密级授权 limits what is found);
+``GET /api/public/search`` searches as the anonymous public, who find 开放 records only. Both take
+the search-box query ``q`` and the same structured parameters; the pages call the same functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from lantai.errors import Problem, ValidationFailed
+from lantai.search import IndexUnavailable, SearchParams, SearchResults, SearchRuntime
+from lantai.search.highlight import Segment
+from lantai.security import Actor, Perm
+from lantai.web.api.schemas import ErrorOut
+from lantai.web.deps import require
+
+__all__ = [
+    "PUBLIC_FACETS",
+    "SearchOut",
+    "public_router",
+    "router",
+    "run_search",
+    "search_lifespan",
+    "search_params",
+]
+
+# Facets shown to the public: 开放标识 and 密级 are the same for everything they can find.
+PUBLIC_FACETS = ("fonds", "category", "year", "retention", "collections")
+_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}
+router = APIRouter(prefix="/api", tags=["检索"], responses=_RESPONSES)
+public_router = APIRouter(prefix="/api/public", tags=["公众检索"], responses=_RESPONSES)
+_YEAR = re.compile(r"\d{4}")
+
+
+class SegmentOut(BaseModel):
+    text: str
+    mark: bool = False
+
+
+class HitOut(BaseModel):
+    id: int
+    level: str
+    level_label: str
+    archival_code: str | None
+    title: str
+    responsible: str | None
+    date: str | None
+    year: int | None
+    retention: str | None
+    security_level: str | None
+    open_status: str | None
+    doc_number: str | None
+    fonds_code: str | None
+    category: str | None
+    score: float
+    highlights: dict[str, list[SegmentOut]]
+    snippet_part: str | None = None
+
+
+class FacetValueOut(BaseModel):
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+
+
+class SearchOut(BaseModel):
+    total: int
+    page: int
+    size: int
+    pages: int
+    sort: str
+    took_ms: float
+    generation: str
+    hits: list[HitOut]
+    facets: dict[str, list[FacetValueOut]]
+    facets_sampled: float | None = Field(
+        None,
+        description="分面计数为抽样估计时，抽样所占比例（命中超过 20 万条时）；精确计数时为空",
+    )
+
+
+def _segs(segs: list[Segment]) -> list[SegmentOut]:
+    return [SegmentOut(text=s.text, mark=s.mark) for s in segs]
+
+
+def search_out(res: SearchResults, *, public: bool = False) -> SearchOut:
+    facets = {k: v for k, v in res.facets.items() if not public or k in PUBLIC_FACETS}
+    return SearchOut(
+        total=res.total,
+        page=res.page,
+        size=res.size,
+        pages=res.pages,
+        sort=res.sort,
+        took_ms=round(res.took_ms, 2),
+        generation=res.generation,
+        facets_sampled=res.facets_sampled,
+        hits=[
+            HitOut(
+                id=h.id,
+                level=h.level,
+                level_label=h.level_label,
+                archival_code=h.archival_code,
+                title=h.title,
+                responsible=h.responsible,
+                date=h.date,
+                year=h.year,
+                retention=h.retention,
+                security_level=None if public else h.security_level,
+                open_status=h.open_status,
+                doc_number=h.doc_number,
+                fonds_code=h.fonds_code,
+                category=h.category,
+                score=h.score,
+                highlights={k: _segs(v) for k, v in h.highlights.items()},
+                snippet_part=h.snippet_part,
+            )
+            for h in res.hits
+        ],
+        facets={
+            k: [
+                FacetValueOut(value=v.value, label=v.label, count=v.count, selected=v.selected)
+                for v in values
+            ]
+            for k, values in facets.items()
+        },
+    )
+
+
+def _year(param: str, value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not _YEAR.fullmatch(value):
+        raise ValidationFailed(
+            "检索参数有误",
+            [Problem(field=param, value=value, rule="检索参数", message="年度应为四位年份")],
+        )
+    return int(value)
+
+
+def search_params(
+    q: Annotated[str, Query(max_length=1000, description="检索式（见文档：检索语言）")] = "",
+    within: Annotated[
+        list[str], Query(max_length=1000, description="在这些检索式的结果中检索（依次 AND）")
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    title: Annotated[str, Query(max_length=1000, description="题名")] = "",
+    responsible: Annotated[str, Query(max_length=1000, description="责任者")] = "",
+    code: Annotated[str, Query(max_length=1000, description="档号（整号或其中一段）")] = "",
+    docno: Annotated[str, Query(max_length=1000, description="文号")] = "",
+    fulltext: Annotated[str, Query(max_length=1000, description="全文")] = "",
+    fonds: Annotated[list[str], Query(description="全宗号（可多选）")] = [],  # noqa: B006
+    category: Annotated[list[str], Query(description="门类（代码或名称）")] = [],  # noqa: B006
+    retention: Annotated[list[str], Query(description="保管期限")] = [],  # noqa: B006
+    open_status: Annotated[list[str], Query(description="开放标识")] = [],  # noqa: B006
+    security: Annotated[list[str], Query(description="密级")] = [],  # noqa: B006
+    collection: Annotated[list[str], Query(description="专题库")] = [],  # noqa: B006
+    year_from: Annotated[str, Query(max_length=8, description="起始年度")] = "",
+    year_to: Annotated[str, Query(max_length=8, description="终止年度")] = "",
+    date_from: Annotated[str, Query(max_length=20, description="起始日期，如 2010-03-01")] = "",
+    date_to: Annotated[str, Query(max_length=20, description="终止日期")] = "",
+    sort: Annotated[str, Query(description="relevance | date_desc | date_asc")] = "relevance",
+    page: Annotated[int, Query(description="页码（从 1 开始）")] = 1,
+    size: Annotated[int, Query(description="每页条数（1–100）")] = 20,
+    facets: Annotated[bool, Query(description="是否返回分面统计")] = True,
+) -> SearchParams:
+    """The request's search parameters (shared by the API routes and the pages)."""
+    if len(within) > 10:
+        raise ValidationFailed(
+            "检索参数有误",
+            [Problem(field="within", rule="检索参数", message="「在结果中检索」最多 10 层")],
+        )
+    return SearchParams(
+        q=q,
+        within=tuple(w for w in within if w.strip()),
+        title=title,
+        responsible=responsible,
+        code=code,
+        docno=docno,
+        fulltext=fulltext,
+        fonds=tuple(v for v in fonds if v.strip()),
+        category=tuple(v for v in category if v.strip()),
+        retention=tuple(v for v in retention if v.strip()),
+        open_status=tuple(v for v in open_status if v.strip()),
+        security=tuple(v for v in security if v.strip()),
+        collections=tuple(v for v in collection if v.strip()),
+        year_from=_year("year_from", year_from),
+        year_to=_year("year_to", year_to),
+        date_from=date_from,
+        date_to=date_to,
+        sort=sort,
+        page=page,
+        size=size,
+        facets=facets,
+    )
+
+
+def _runtime(request: Request) -> SearchRuntime:
+    runtime = getattr(request.app.state, "search", None)
+    if not isinstance(runtime, SearchRuntime):
+        raise IndexUnavailable("检索服务未启动")
+    return runtime
+
+
+def run_search(request: Request, actor: Actor, params: SearchParams) -> SearchResults:
+    """Search as ``actor`` (the pages use this too)."""
+    return _runtime(request).service.search(actor, params)
+
+
+@router.get("/search", response_model=SearchOut, summary="检索目录与全文（按本人密级授权）")
+def search(
+    request: Request,
+    params: SearchParams = Depends(search_params),
+    actor: Actor = require(Perm.SEARCH_CATALOGUE),
+) -> SearchOut:
+    return search_out(run_search(request, actor, params))
+
+
+@public_router.get("/search", response_model=SearchOut, summary="公众检索（仅开放档案）")
+def public_search(
+    request: Request,
+    params: SearchParams = Depends(search_params),
+    _: Actor = require(Perm.PUBLIC),
+) -> SearchOut:
+    # Always the anonymous public, even for a logged-in visitor: the portal shows 开放 only.
+    return search_out(run_search(request, Actor.anonymous(), params), public=True)
+
+
+@asynccontextmanager
+async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the search runtime (index reader + indexing thread) with the app, stop it after.
+
+    ``create_app`` passes this as (or calls it from) the FastAPI ``lifespan``.
+    """
+    runtime = await run_in_threadpool(SearchRuntime.start, app.state.instance)
+    app.state.search = runtime
+    try:
+        yield
+    finally:
+        await run_in_threadpool(runtime.stop)

@@ -1,0 +1,274 @@
+"""The search API and pages through the web app: permissions, parameters, errors, rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import make_settings
+from factories import create_fonds, create_series, item_values
+from lantai.archival import Level
+from lantai.instance import Instance
+from lantai.search import add_text
+from lantai.security import Actor
+from search_support import running_search, search_app
+from web_support import PASSWORD, USERS, login
+
+OP = Actor.operator()
+
+
+def _item(inst: Instance, parent: int, **values: Any) -> int:
+    with inst.db.write() as s:
+        return inst.catalogue.create_record(
+            s, OP, parent_id=parent, level=Level.ITEM, values=item_values(**values)
+        ).id
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """One instance for the module: the tests here only read."""
+    inst = Instance.initialise(make_settings(tmp_path_factory.mktemp("api") / "home"))
+    inst.catalogue.today = lambda: date(2026, 11, 21)
+    with inst.db.write() as s:
+        for name, (roles, clearance) in USERS.items():
+            inst.users.create(
+                s,
+                OP,
+                username=name,
+                display_name=f"{name}用户",
+                password=PASSWORD,
+                roles=roles,
+                clearance=clearance,
+            )
+    yield inst
+    inst.close()
+
+
+@pytest.fixture(scope="module")
+def ids(shared: Instance) -> dict[str, int]:
+    inst = shared
+    fonds = create_fonds(inst, OP)
+    series = create_series(inst, OP, fonds.id, "文书档案")
+    made = {
+        "open": _item(
+            inst,
+            series.id,
+            title="关于檔案館開放時間的通知",
+            open_status="开放",
+            date="20100305",
+            doc_number="市府办发〔2010〕1号",
+        ),
+        "closed": _item(
+            inst, series.id, title="关于档案馆库房改造的请示", open_status="控制", date="20120601"
+        ),
+        "secret": _item(
+            inst,
+            series.id,
+            title="关于档案馆安全保卫工作的报告",
+            security_level="机密",
+            open_status="控制",
+            date="20140101",
+        ),
+    }
+    for n in range(25):
+        made[f"bulk{n}"] = _item(
+            inst,
+            series.id,
+            title=f"关于档案馆第{n}次业务培训的通知",
+            date=f"2011{n % 12 + 1:02d}15",
+        )
+    add_text(
+        inst,
+        OP,
+        made["open"],
+        "正文.txt",
+        "extracted",
+        "为方便群众查阅档案，市档案馆每周一至周五开放。",
+    )
+    return made
+
+
+@pytest.fixture(scope="module")
+def app_client(shared: Instance, ids: dict[str, int]) -> Iterator[TestClient]:
+    app = search_app(shared)
+    with TestClient(app, base_url="http://127.0.0.1") as c, running_search(app, shared):
+        yield c
+
+
+@pytest.fixture
+def client(app_client: TestClient) -> TestClient:
+    app_client.cookies.clear()
+    return app_client
+
+
+def test_staff_search_finds_traditional_and_simplified(
+    client: TestClient, ids: dict[str, int]
+) -> None:
+    login(client, "archivist")
+    r = client.get("/api/search", params={"q": "档案馆开放时间"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 1 and body["hits"][0]["id"] == ids["open"]
+    hit = body["hits"][0]
+    assert [s["text"] for s in hit["highlights"]["title"] if s["mark"]] == ["檔案館開放時間"]
+    assert hit["level_label"] == "件"
+    r = client.get("/api/search", params={"q": "檔案館 周一至周五"})
+    assert [h["id"] for h in r.json()["hits"]] == [ids["open"]]
+    assert any(s["mark"] for s in r.json()["hits"][0]["highlights"]["fulltext"])
+    assert r.json()["hits"][0]["snippet_part"] == "正文.txt"
+
+
+def test_clearance_limits_hits_and_facets(client: TestClient, ids: dict[str, int]) -> None:
+    login(client, "archivist")  # 机密
+    staff = client.get("/api/search", params={"q": "档案馆", "size": 100}).json()
+    login(client, "reader")  # 公开
+    reader = client.get("/api/search", params={"q": "档案馆", "size": 100}).json()
+    assert staff["total"] == reader["total"] + 1 == 28
+    assert ids["secret"] in {h["id"] for h in staff["hits"]}
+    assert ids["secret"] not in {h["id"] for h in reader["hits"]}
+    security = {f["value"]: f["count"] for f in reader["facets"]["security"]}
+    assert security == {"公开": 27}
+
+
+def test_public_search_shows_open_records_only(client: TestClient, ids: dict[str, int]) -> None:
+    r = client.get("/api/search", params={"q": "档案馆"})
+    assert r.status_code == 401 and r.json()["code"] == "authentication_required"
+    for logged_in in (False, True):
+        if logged_in:
+            login(client, "archivist")  # the portal searches as the public even for staff
+        r = client.get("/api/public/search", params={"q": "档案馆", "size": 100})
+        assert r.status_code == 200
+        body = r.json()
+        assert [h["id"] for h in body["hits"]] == [ids["open"]]
+        assert body["total"] == 1
+        assert set(body["facets"]) == {"fonds", "category", "year", "retention", "collections"}
+        assert body["hits"][0]["security_level"] is None
+
+
+def test_structured_parameters(client: TestClient, ids: dict[str, int]) -> None:
+    login(client, "archivist")
+
+    def found(**params: Any) -> set[int]:
+        r = client.get("/api/search", params={"size": 100, **params})
+        assert r.status_code == 200, r.text
+        return {h["id"] for h in r.json()["hits"]}
+
+    assert found(title="库房改造") == {ids["closed"]}
+    assert found(q="档案馆", year_from="2012", year_to="2014") == {ids["closed"], ids["secret"]}
+    assert found(q="档案馆", date_from="2012-01-01", date_to="2012-12-31") == {ids["closed"]}
+    assert found(docno="市府办发〔2010〕1号") == {ids["open"]}
+    assert found(fulltext="周一至周五") == {ids["open"]}
+    assert found(q="档案馆", open_status="控制") == {ids["closed"], ids["secret"]}
+    assert found(q="档案馆", security="机密") == {ids["secret"]}
+    assert found(q="档案馆", category="文书", within=["请示 OR 报告"]) == {
+        ids["closed"],
+        ids["secret"],
+    }
+    assert found(q="报告", within=["档案馆", "安全"]) == {ids["secret"]}
+
+
+def test_sorting_and_pages(client: TestClient, ids: dict[str, int]) -> None:
+    login(client, "archivist")
+    newest = client.get(
+        "/api/search", params={"q": "档案馆", "sort": "date_desc", "size": 3}
+    ).json()
+    assert [h["id"] for h in newest["hits"]][:2] == [ids["secret"], ids["closed"]]
+    oldest = client.get("/api/search", params={"q": "档案馆", "sort": "date_asc", "size": 1}).json()
+    assert oldest["hits"][0]["id"] == ids["open"]
+    pages = [
+        client.get("/api/search", params={"q": "业务培训", "size": 10, "page": p}).json()
+        for p in (1, 2, 3)
+    ]
+    assert [len(p["hits"]) for p in pages] == [10, 10, 5]
+    assert pages[0]["pages"] == 3
+    seen = [h["id"] for p in pages for h in p["hits"]]
+    assert len(set(seen)) == 25
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "fragment"),
+    [
+        ({"q": "(档案"}, "q", "左括号「（」没有对应的右括号"),
+        ({"q": "作者:张三"}, "q", "检索字段「作者」不存在"),
+        ({"q": "档案", "within": ["OR"]}, "within", "「OR」前面缺少检索词"),
+        ({"title": "("}, "title", "左括号"),
+        ({"q": "档案", "size": "1000"}, "size", "每页条数"),
+        ({"q": "档案", "page": "0"}, "page", "页码"),
+        ({"q": "档案", "page": "600"}, "page", "只能翻阅前 10000 条"),
+        ({"q": "档案", "sort": "random"}, "sort", "排序方式"),
+        ({"q": "档案", "year_from": "abc"}, "year_from", "四位年份"),
+        ({"q": "档案", "year_from": "2015", "year_to": "2010"}, "year_from", "晚于"),
+        ({"q": "档案", "category": "不存在"}, "category", "不是有效的门类"),
+        ({"q": "档案", "date_from": "2010-02-30"}, "date_from", "不是有效日期"),
+    ],
+)
+def test_errors_are_explained_not_swallowed(
+    client: TestClient, params: dict[str, Any], field: str, fragment: str
+) -> None:
+    login(client, "archivist")
+    r = client.get("/api/search", params=params)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["ok"] is False and body["code"] == "validation_failed"
+    assert body["errors"][0]["field"] == field
+    assert fragment in body["error"] + body["errors"][0]["message"]
+
+
+def test_no_index_yet_is_a_503(web_instance: Instance) -> None:
+    app = search_app(web_instance)  # a fresh instance: nothing indexed, nothing started
+    c = TestClient(app, base_url="http://127.0.0.1")  # no lifespan: nothing started
+    login(c, "archivist")
+    r = c.get("/api/search", params={"q": "档案"})
+    assert r.status_code == 503 and r.json()["code"] == "search_unavailable"
+
+
+def test_staff_page(client: TestClient, ids: dict[str, int]) -> None:
+    r = client.get("/search", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/search"
+    login(client, "archivist")
+    r = client.get("/search")
+    assert r.status_code == 200 and 'name="q"' in r.text and "共找到" not in r.text
+    r = client.get("/search", params={"q": "檔案館", "size": "10"})
+    assert r.status_code == 200
+    assert "<mark>" in r.text and f'href="/records/{ids["open"]}"' in r.text
+    assert 'id="total">28<' in r.text
+    assert "在结果中检索" in r.text and 'name="within" value="檔案館"' in r.text
+    assert 'rel="next"' in r.text and "page=2" in r.text
+    assert "category=WS" in r.text  # facet links narrow the results
+    assert "<script" not in r.text.split("</main>")[0].split("<main>")[1]
+    r = client.get(
+        "/search", params={"q": "檔案館", "category": "WS", "year_from": "2012", "year_to": "2012"}
+    )
+    assert 'id="total">1<' in r.text and "年度：2012" in r.text
+    r = client.get("/search", params={"q": "题名:"})
+    assert r.status_code == 422 and 'id="search-error"' in r.text and "缺少检索词" in r.text
+
+
+def test_public_page(client: TestClient, ids: dict[str, int]) -> None:
+    r = client.get("/public/search")
+    assert r.status_code == 200
+    assert '<html lang="zh-CN">' in r.text and 'name="viewport"' in r.text
+    r = client.get("/public/search", params={"q": "档案馆"})
+    assert r.status_code == 200
+    assert 'id="total">1<' in r.text and "檔案館" in r.text
+    assert "库房改造" not in r.text and "安全保卫" not in r.text
+    assert "/records/" not in r.text  # the public has no record pages
+    assert "密级" not in r.text.split("<main>")[1]
+
+
+def test_openapi_documents_both_routes() -> None:
+    from fastapi import FastAPI
+
+    from lantai.web.api import search as search_api
+
+    app = FastAPI()
+    app.include_router(search_api.router)
+    app.include_router(search_api.public_router)
+    paths = app.openapi()["paths"]
+    assert set(paths) == {"/api/search", "/api/public/search"}
+    params = {p["name"] for p in paths["/api/search"]["get"]["parameters"]}
+    assert {"q", "within", "title", "fonds", "year_from", "sort", "page", "facets"} <= params
