@@ -224,8 +224,14 @@ def _actors() -> dict[str, Actor]:
 
 def query_mix(inst: Instance, n: int, seed: int = 7) -> list[Case]:
     """``n`` queries in fixed proportions, made from the words of sampled records' titles (so
-    most find something, as real searches do) and from the vocabulary; about 5 % are very broad
-    (a single 文种 or 关于/工作, millions of hits at 10,000,000 records)."""
+    most find something, as real searches do) and from the vocabulary.
+
+    One word: a matter (土地征收), a district or an issuing body; two to four: a matter and a 文种,
+    sometimes with a district or a year; phrases: 4–10 characters of a title; fields: 题名, 责任者
+    (+ a word), 文号, 档号, or a word with a year range; facet-heavy: a matter — or, one time in
+    five (about 5 % of the mix), a single 通知/报告/工作/关于 with millions of hits at 10,000,000
+    records — with 保管期限, 门类 and year filters. All with the seven facet counts.
+    """
     rng = random.Random(seed)
     vocab = load_vocabulary()
     matters = sorted({m.text for m in vocab.matters}, key=len, reverse=True)
@@ -280,13 +286,15 @@ def query_mix(inst: Instance, n: int, seed: int = 7) -> list[Case]:
     def base_case(kind: str, who: str) -> Case:
         c = Case(kind, who)
         r = row()
-        if kind == "one_word":
-            pool = [*words(r.title)[:2], rng.choice(issuers), rng.choice(districts)]
-            c.terms = [(None, rng.choice(pool))]
-        elif kind == "two_to_four_words":
+        if kind == "one_word":  # a matter, a district or an issuing body
             ws = words(r.title)
-            k = min(len(ws), rng.randint(2, 4))
-            c.terms = [(None, w) for w in (ws[:k] if k >= 2 else [*ws, rng.choice(doc_types)])]
+            pool = [ws[0], ws[0], rng.choice(issuers), *[w for w in ws[1:] if w in districts]]
+            c.terms = [(None, rng.choice(pool))]
+        elif kind == "two_to_four_words":  # matter + 文种, sometimes a district or a year
+            ws = words(r.title)
+            extra = [w for w in ws[1:] if w not in doc_types]
+            c.terms = [(None, w) for w in [ws[0], *extra[: rng.randint(0, 2)]]]
+            c.terms.append((None, next((w for w in ws if w in doc_types), rng.choice(doc_types))))
         elif kind == "phrase":
             c.terms = [(None, phrase(r.title))]
         elif kind == "field":

@@ -78,21 +78,23 @@ def make_kit(inst: Instance) -> SearchKit:
 
 
 def search_app(inst: Instance) -> Any:
-    """The web app with the search routers (added here until app.py lists them)."""
-    from lantai.web.api import search as search_api
-    from lantai.web.app import ROUTERS, create_app
-    from lantai.web.pages import search as search_pages
+    """The web app (its ROUTERS include the search API and pages)."""
+    from lantai.web.app import create_app
 
-    routers = (search_api.router, search_api.public_router, search_pages.router)
-    return create_app(inst, extra_routers=tuple(r for r in routers if r not in ROUTERS))
+    return create_app(inst)
 
 
 @contextmanager
 def running_search(app: Any, inst: Instance) -> Iterator[SearchRuntime]:
-    """The app's search runtime: the one its lifespan started, or one started here if none."""
-    runtime = getattr(app.state, "search", None)
-    started = None
-    if not isinstance(runtime, SearchRuntime):
+    """A search runtime that indexes, installed on the app, with everything written so far indexed.
+
+    The app's lifespan (tests run without ``background``) opens the index read-only; this replaces
+    that runtime with an indexing one for the block and puts the read-only one back after.
+    """
+    previous = getattr(app.state, "search", None)
+    if isinstance(previous, SearchRuntime) and previous.indexing:
+        runtime, started = previous, None
+    else:
         runtime = started = SearchRuntime.start(inst, interval=0.1)
         app.state.search = runtime
     try:
@@ -101,6 +103,7 @@ def running_search(app: Any, inst: Instance) -> Iterator[SearchRuntime]:
     finally:
         if started is not None:
             started.stop()
+            app.state.search = previous
 
 
 def wait_indexed(inst: Instance, timeout: float = 30.0) -> None:
@@ -128,22 +131,11 @@ RELEVANCE_RECORDS = 3000
 def build_relevance_corpus(inst: Instance) -> None:
     """The corpus of tests/search/relevance.yaml: the demo catalogue with the five seed speeches
     as full texts of their records, plus 3,000 generated 文书档案 items (fixed seed and years)."""
-    from lantai.demo import load_demo, seed_text
+    from lantai.demo import load_demo
     from lantai.demo.generator import generate_records
-    from lantai.search import add_text
-    from lantai.store import Record
 
     op = Actor.operator()
-    load_demo(inst, actor=op)
-    with inst.db.read() as s:
-        seeds = [
-            (rid, notes)
-            for rid, notes in s.execute(select(Record.id, Record.fields))
-            if isinstance(notes, dict) and "全文见示例文本" in str(notes.get("notes", ""))
-        ]
-    for rid, fields in seeds:
-        name = str(fields["notes"]).split("全文见示例文本 ")[1].split("（")[0]
-        add_text(inst, op, rid, name, "seed", seed_text(name))
+    load_demo(inst, actor=op)  # stores each seed speech as its record's full text
     generate_records(
         inst,
         records=RELEVANCE_RECORDS,

@@ -31,5 +31,5 @@ def test_event_is_documented_and_mapped(event: EventType) -> None:
 
 def test_user_guide_exists_in_chinese() -> None:
     guide = (DOCS / "guide" / "用户指南.md").read_text(encoding="utf-8")
-    for heading in ("登录", "目录浏览", "著录", "导入", "导出", "审计"):
+    for heading in ("登录", "目录浏览", "著录", "导入", "导出", "审计", "移交接收", "检索"):
         assert heading in guide

@@ -20,7 +20,7 @@ from lantai.demo.sample import (
 from lantai.errors import AuthenticationRequired, NotFound
 from lantai.instance import Instance
 from lantai.security.passwords import check_policy
-from lantai.store import CodeCounter, Event, Record, RecordClosure, User, UserRole
+from lantai.store import CodeCounter, Event, Record, RecordClosure, RecordText, User, UserRole
 
 SEEDS = Path(__file__).parents[2] / "src" / "lantai" / "demo" / "seeds"
 
@@ -87,7 +87,9 @@ def test_seed_items_catalogued_with_dat22_codes(loaded: tuple[Instance, DemoSumm
             assert rec.responsible == doc.values["responsible"]
             assert rec.date == doc.values["date"]
             assert rec.fields["doc_type"] == doc.values["doc_type"]
-            assert doc.seed in rec.fields["notes"]
+            (text,) = s.scalars(select(RecordText).where(RecordText.record_id == rec.id))
+            assert (text.part, text.source) == (doc.seed, "seed")
+            assert text.text == seed_text(doc.seed)
             assert rec.open_status == "未审核" and rec.security_level == "公开"
             assert rec.pages == estimate_pages(seed_text(doc.seed), 616)
             parent = s.get(Record, rec.parent_id)

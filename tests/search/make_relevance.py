@@ -27,6 +27,7 @@ from conftest import make_settings  # noqa: E402
 from lantai.instance import Instance  # noqa: E402
 from lantai.search.analysis import CJK, fold, key_form  # noqa: E402
 from lantai.search.highlight import _pattern  # noqa: E402
+from lantai.search.schema import _words  # noqa: E402
 from lantai.store import Record, RecordText  # noqa: E402
 from search_support import (  # noqa: E402
     RELEVANCE_FONDS,
@@ -68,9 +69,7 @@ def load(inst: Instance) -> list[Doc]:
         for rid, text in s.execute(select(RecordText.record_id, RecordText.text)):
             texts.setdefault(rid, []).append(text)
         for r in s.scalars(select(Record).order_by(Record.id)):
-            words = [
-                v for k, v in (r.fields or {}).items() if isinstance(v, str) and k != "archive_code"
-            ]
+            words = list(_words(r.fields or {}))  # what the index puts in `other`
             docs.append(
                 Doc(
                     code=r.archival_code or "",

@@ -59,7 +59,9 @@ def test_public_routes_are_few() -> None:
         "GET /",
         "GET /api/docs",
         "GET /api/health",
+        "GET /api/public/search",  # finds 开放 records only (tests/search/test_permissions.py)
         "GET /login",
+        "GET /public/search",
         "POST /api/auth/login",
         "POST /login",
     ]

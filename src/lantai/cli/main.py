@@ -305,7 +305,7 @@ def resolve_node(inst: Instance, node: str) -> int:
 
 def _register_optional() -> None:
     """Commands whose modules live beside this one (import/export, EAD, demo)."""
-    from lantai.cli import demo, ead, ingest, spreadsheet
+    from lantai.cli import demo, ead, ingest, search, spreadsheet
 
     app.command(
         "import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。"
@@ -319,6 +319,7 @@ def _register_optional() -> None:
     app.command("import-ead", help="导入 EAD 2002 XML（须通过 XSD 校验）。")(ead.import_ead_command)
     app.add_typer(demo.demo_app, name="demo")
     app.add_typer(ingest.ingest_app, name="ingest")
+    app.add_typer(search.search_app, name="search")
 
 
 _register_optional()

@@ -22,6 +22,7 @@ from lantai.search import (
     search_home,
 )
 from lantai.search.highlight import Segment
+from lantai.search.query import FACET_NAMES
 from lantai.security import Actor
 from lantai.store import Record
 
@@ -158,7 +159,7 @@ def query(
         for name, values in res.facets.items():
             if values:
                 shown = "，".join(f"{v.label} {v.count:,}" for v in values[:8])
-                console.print(f"[dim]{name}[/]：{shown}", highlight=False)
+                console.print(f"[dim]{FACET_NAMES.get(name, name)}[/]：{shown}", highlight=False)
     finally:
         runtime.stop()
         inst.close()

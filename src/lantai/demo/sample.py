@@ -26,6 +26,7 @@ from lantai.archival import Level
 from lantai.demo.generator import generate_records
 from lantai.errors import ConfigError, NotFound, Problem
 from lantai.instance import Instance
+from lantai.search.texts import TextSource, add_text
 from lantai.security import Actor
 from lantai.store import Record, User
 
@@ -329,11 +330,12 @@ def _reference_fonds(inst: Instance, actor: Actor, data: SampleData) -> tuple[in
             text = seed_text(doc.seed)
             values["pages"] = estimate_pages(text, spec.chars_per_page)
             values["notes"] = (
-                f"{values.get('notes', '')}全文见示例文本 {doc.seed}（原样保存，"
-                f"可用 lantai.demo.sample.seed_text 读取）；页数按每页 {spec.chars_per_page} 字估算。"
+                f"{values.get('notes', '')}页数按全文每页 {spec.chars_per_page} 字估算。"
             )
-            _, n = _ensure_record(inst, s, actor, series.id, Level.ITEM, values)
+            rec, n = _ensure_record(inst, s, actor, series.id, Level.ITEM, values)
             created += n
+            # The speech itself is the record's full text (searchable; unchanged text adds nothing).
+            add_text(inst, actor, rec.id, doc.seed, TextSource.SEED.value, text, session=s)
     return fonds.id, created
 
 

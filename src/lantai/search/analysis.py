@@ -49,9 +49,10 @@ _RUNS = re.compile(f"[{CJK}]+|[^\\W_{CJK}]+")
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _TONES = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _GLOSS = re.compile(f"(?<=[{CJK}])\\((?=[a-zü]*[{_TONES}])[a-zü{_TONES}]{{1,8}}\\)")
-# Quotation marks, book-title marks and middle dots do not break words: 印发《实施意见》的通知 is
-# found by 印发实施意见, and 「档案」 by “档案”. Other punctuation separates runs.
-_TRANSPARENT = re.compile(f"(?<=[{CJK}])[《》〈〉“”‘’「」『』\"'·・•‧]+(?=[{CJK}])")
+# Punctuation, spaces and line breaks between two CJK characters are dropped: Chinese is written
+# without spaces, so 印发《实施意见》的通知 is found by 印发实施意见, 「档案」 by “档案”, and a word that
+# OCR split over two lines by the whole word. Next to Latin letters and digits they separate runs.
+_TRANSPARENT = re.compile(f"(?<=[{CJK}])[\\W_]+(?=[{CJK}])")
 _MAX_TOKEN = 64  # longer Latin runs (hashes, base64) are cut: nobody types them as words
 
 
@@ -59,19 +60,30 @@ def is_cjk(ch: str) -> bool:
     return _CJK_CHAR.match(ch) is not None
 
 
+def _clean(folded: str) -> str:
+    """Remove pinyin glosses, then the punctuation between CJK characters."""
+    if folded.isalnum():  # most titles: nothing to remove
+        return folded
+    if "(" in folded:
+        folded = _GLOSS.sub("", folded)
+    return _TRANSPARENT.sub("", folded)
+
+
 def fold(text: str) -> str:
-    """NFKC, traditional → simplified, lower case, pinyin glosses removed."""
-    folded = _TRANSPARENT.sub("", fold_text(text))
-    return _GLOSS.sub("", folded) if "(" in folded else folded
+    """NFKC, traditional → simplified, lower case; pinyin glosses and the punctuation between
+    CJK characters removed."""
+    return _clean(fold_text(text))
 
 
 def fold_many(texts: Sequence[str]) -> list[str]:
-    """``[fold(t) for t in texts]`` in one pass over the joined texts (one OpenCC call)."""
+    """``[fold(t) for t in texts]`` with one OpenCC call for the joined texts."""
     if not texts:
         return []
     joined = "\n".join(t.replace("\n", " ") if "\n" in t else t for t in texts)
-    out = fold(joined).split("\n")
-    return out if len(out) == len(texts) else [fold(t) for t in texts]
+    out = fold_text(joined).split("\n")
+    if len(out) != len(texts):  # pragma: no cover - a converter that changed a line break
+        return [fold(t) for t in texts]
+    return [_clean(x) for x in out]
 
 
 def runs(folded: str) -> list[str]:
@@ -150,7 +162,7 @@ def query_slots(folded: str) -> list[Slot]:
     the run's last bigram at the end of the phrase, and is a prefix when the phrase ends with a
     one-character run (the document may continue the run: ``12号`` matches ``12号文``).
     """
-    parts = _RUNS.findall(_join_cjk_spaces(folded))
+    parts = _RUNS.findall(folded)
     slots: list[Slot] = []
     for i, run in enumerate(parts):
         last = i == len(parts) - 1
@@ -163,14 +175,6 @@ def query_slots(folded: str) -> list[Slot]:
         else:
             slots.append(Slot(run[:_MAX_TOKEN]))
     return slots
-
-
-_CJK_SPACE = re.compile(f"(?<=[{CJK}])\\s+(?=[{CJK}])")
-
-
-def _join_cjk_spaces(folded: str) -> str:
-    """Spaces between two CJK characters do not separate words in Chinese: drop them."""
-    return _CJK_SPACE.sub("", folded) if " " in folded or "\u3000" in folded else folded
 
 
 # -- highlighting ----------------------------------------------------------------------------------
@@ -187,7 +191,7 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
         offsets = list(range(len(text)))
     else:
         folded, offsets = _fold_chars(text, fold_text)
-    for pattern in (_TRANSPARENT, _GLOSS):
+    for pattern in (_GLOSS, _TRANSPARENT):
         spans = [m.span() for m in pattern.finditer(folded)]
         if spans:
             keep = [True] * len(folded)

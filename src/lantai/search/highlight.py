@@ -32,7 +32,7 @@ def _pattern(term: str) -> str | None:
     parts = runs(fold(term))
     if not parts:
         return None
-    body = _GAP.join(re.escape(p) for p in parts)
+    body = _GAP.join(re.escape(p) for p in parts)  # punctuation between CJK is folded away
     if parts[0][0] < "\u3000":
         body = "(?<![0-9a-z])" + body
     if parts[-1][0] < "\u3000":

@@ -32,6 +32,24 @@ OPEN = "开放"
 _INACTIVE = (Lifecycle.WITHDRAWN, Lifecycle.DESTROYED)
 
 
+_RANK_LOOKUPS = 32  # 密级 ranks are small integers (code table: 0–4); above, a range query
+
+
+def _any_above(searcher: tantivy.Searcher, schema: tantivy.Schema, rank: int) -> bool:
+    """Whether any document has a 密级 rank above ``rank`` (term statistics: microseconds)."""
+    if any(searcher.doc_freq("rank", r) for r in range(max(0, rank + 1), _RANK_LOOKUPS)):
+        return True
+    beyond = tantivy.Query.range_query(
+        schema,
+        "rank",
+        tantivy.FieldType.Integer,
+        max(rank + 1, _RANK_LOOKUPS),
+        None,
+        use_inverted_index=True,
+    )
+    return bool(searcher.search(beyond, 1, count=False).hits)
+
+
 @dataclass(frozen=True)
 class Visibility:
     """What one actor may find: records up to ``max_rank``, and only 开放 ones when ``public``."""
@@ -53,25 +71,30 @@ class Visibility:
         """A short name of this visibility class (for caches and logs)."""
         return f"{'public' if self.public else 'staff'}:{self.max_rank}"
 
-    def clauses(self, schema: tantivy.Schema) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        out = [
-            (
-                tantivy.Occur.MustNot,
-                tantivy.Query.range_query(
-                    schema,
-                    "rank",
-                    tantivy.FieldType.Integer,
-                    self.max_rank,
-                    None,
-                    include_lower=False,
-                    use_inverted_index=True,
-                ),
-            )
-        ]
-        out += [
-            (tantivy.Occur.MustNot, tantivy.Query.term_query(schema, "lifecycle", state))
-            for state in _INACTIVE
-        ]
+    def clauses(
+        self, schema: tantivy.Schema, searcher: tantivy.Searcher | None = None
+    ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """The filter clauses. With ``searcher``, an exclusion that excludes nothing in this index
+        (no record above the clearance, none withdrawn) is left out: it would cost a third of the
+        time of a broad query and change nothing. Term statistics count deleted documents too, so
+        a clause is only ever left out when no document at all could match it."""
+        out: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        above = tantivy.Query.range_query(
+            schema,
+            "rank",
+            tantivy.FieldType.Integer,
+            self.max_rank,
+            None,
+            include_lower=False,
+            use_inverted_index=True,
+        )
+        if searcher is None or _any_above(searcher, schema, self.max_rank):
+            out.append((tantivy.Occur.MustNot, above))
+        for state in _INACTIVE:
+            if searcher is None or searcher.doc_freq("lifecycle", str(state)):
+                out.append(
+                    (tantivy.Occur.MustNot, tantivy.Query.term_query(schema, "lifecycle", state))
+                )
         if self.public:
             out.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "open_status", OPEN)))
         return out

@@ -43,6 +43,7 @@ __all__ = [
     "Range",
     "Term",
     "compile_query",
+    "estimate_hits",
     "highlight_terms",
     "parse",
 ]
@@ -580,16 +581,42 @@ def _regex_escape(token: str) -> str:
     return _RUST_META.sub(r"\\\1", token)
 
 
+def _is_bigram(slot: Slot) -> bool:
+    return not slot.prefix and len(slot.token) == 2 and slot.token > "\u2fff"
+
+
+def _kept(slots: Sequence[Slot]) -> list[tuple[int, Slot]]:
+    """The slots a phrase query needs, with their positions: in a chain of CJK bigrams every
+    other one is implied by its neighbours (``档案 案馆 馆藏`` → ``档案@0 馆藏@2``).
+
+    The token at a skipped position is fixed by the characters of its neighbours, and it cannot
+    be the end of a run there, because punctuation between CJK characters is removed at folding
+    (analysis), so a CJK run ends only before a Latin/digit run or a value separator, never
+    before another CJK bigram. Phrase queries read half the posting lists for the same answer.
+    """
+    kept: list[tuple[int, Slot]] = []
+    i, n = 0, len(slots)
+    while i < n:
+        j = i
+        if _is_bigram(slots[i]):
+            while j + 1 < n and _is_bigram(slots[j + 1]):
+                j += 1
+        kept += [(k, slots[k]) for k in range(i, j + 1) if (k - i) % 2 == 0 or k == j]
+        i = j + 1
+    return kept
+
+
 def _slots_query(schema: tantivy.Schema, field_name: str, slots: Sequence[Slot]) -> tantivy.Query:
+    kept = _kept(slots)
     if not slots[-1].prefix:
-        if len(slots) == 1:
-            return tantivy.Query.term_query(schema, field_name, slots[0].token)
-        return tantivy.Query.phrase_query(schema, field_name, [s.token for s in slots])
+        if len(kept) == 1:
+            return tantivy.Query.term_query(schema, field_name, kept[0][1].token)
+        return tantivy.Query.phrase_query(schema, field_name, [(k, s.token) for k, s in kept])
     last = _regex_escape(slots[-1].token) + ".?"
-    if len(slots) == 1:
+    if len(kept) == 1:
         return tantivy.Query.regex_query(schema, field_name, last)
-    words: list[str | tuple[int, str]] = [_regex_escape(s.token) for s in slots[:-1]]
-    words.append(last)
+    words: list[str | tuple[int, str]] = [(k, _regex_escape(s.token)) for k, s in kept[:-1]]
+    words.append((kept[-1][0], last))
     return tantivy.Query.regex_phrase_query(schema, field_name, words)
 
 
@@ -660,6 +687,33 @@ def compile_query(schema: tantivy.Schema, node: Node) -> tantivy.Query:
     if all(occ == tantivy.Occur.MustNot for occ, _ in clauses):
         clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
     return tantivy.Query.boolean_query(clauses)
+
+
+def estimate_hits(searcher: tantivy.Searcher, node: Node | None) -> int:
+    """An upper bound of the hits of ``node`` from term statistics alone (no query is run).
+
+    A phrase cannot match more documents than its rarest token; AND is at most its smallest part,
+    OR at most the sum. Used to decide, before searching, whether facets are counted exactly.
+    """
+    everything = int(searcher.num_docs)
+    if node is None or isinstance(node, MatchAll | Range | Not):
+        return everything
+    if isinstance(node, Facet):
+        return int(searcher.doc_freq(node.field, node.value))
+    if isinstance(node, Term):
+        exact = [s.token for s in query_slots(fold(node.text)) if not s.prefix]
+        fields = [node.field] if node.field else [f for f, _ in DEFAULT_FIELDS]
+        if not exact:
+            return everything
+        total = sum(min(int(searcher.doc_freq(f, t)) for t in exact) for f in fields)
+        if node.field in ("code", "docno") or (node.field is None and _looks_like_code(node.text)):
+            key = key_form(node.text)
+            total += sum(int(searcher.doc_freq(f, key)) for f in ("code_key", "docno_key"))
+        return min(everything, total)
+    parts = [estimate_hits(searcher, n) for n in node.items]
+    if isinstance(node, Or):
+        return min(everything, sum(parts))
+    return min(parts)
 
 
 def highlight_terms(node: Node | None, negated: bool = False) -> list[tuple[str | None, str]]:

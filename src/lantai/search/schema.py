@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 # A token no query can produce: placed between separate values so a phrase never spans two.
 SEPARATOR = "¦"
@@ -61,8 +61,21 @@ _INT_FIELDS = ("year", "rank", "date", "date_asc")
 # Records fall into 64 buckets by id; facets of very large result sets are counted on a few.
 BUCKETS = 64
 
-# Elements of Record.fields that are codes or numbers, not words anyone searches for.
-_SKIP_FIELDS = frozenset({"collections", "archive_code", "class_code", "subclass_code"})
+# Elements of Record.fields that are codes, numbers or code-table values (文种, 语种 …: categories,
+# not words; every 通知 has 通知 in its title anyway), not text anyone searches for.
+_SKIP_FIELDS = frozenset(
+    {
+        "collections",
+        "archive_code",
+        "class_code",
+        "subclass_code",
+        "doc_type",
+        "language",
+        "urgency",
+        "draft",
+        "generation",
+    }
+)
 _DATE = re.compile(r"\[?(\d{4})(?:[-./]?(0[1-9]|1[0-2])(?:[-./]?(0[1-9]|[12]\d|3[01]))?)?(?!\d)")
 
 

@@ -35,6 +35,7 @@ from lantai.search.query import (
     Or,
     Range,
     compile_query,
+    estimate_hits,
     highlight_terms,
     parse,
 )
@@ -60,8 +61,8 @@ SORTS: dict[str, str] = {
 MAX_PAGE_SIZE = 100
 MAX_WINDOW = 10_000
 SNIPPET_SCAN = 400_000
-FACET_EXACT_LIMIT = 200_000
-SAMPLE_TARGET = 100_000
+FACET_EXACT_LIMIT = 50_000
+SAMPLE_TARGET = 20_000
 _FACET_SIZES = {
     "fonds": 200,
     "category": 50,
@@ -310,12 +311,12 @@ class SearchService:
             if nodes
             else (tantivy.Occur.Must, tantivy.Query.all_query())
         ]
-        clauses += visibility.clauses(snap.schema)
+        clauses += visibility.clauses(snap.schema, snap.searcher)
         query = tantivy.Query.boolean_query(clauses)
         offset = (params.page - 1) * params.size
         facet_job: Future[tuple[Mapping[str, Any], int]] | None = None
         if params.facets:  # counted in parallel with the ranking (tantivy releases the GIL)
-            sample = self._sample_buckets(snap, query)
+            sample = self._sample_buckets(snap, And(tuple(nodes)) if nodes else None)
             facet_job = self._pool.submit(self._aggregate, snap, query, sample)
         if params.sort == "date_desc":
             result = snap.searcher.search(
@@ -336,6 +337,8 @@ class SearchService:
         sampled: float | None = None
         if facet_job is not None:
             raw, buckets = facet_job.result()
+            if buckets and total <= FACET_EXACT_LIMIT:  # the estimate was too high: count exactly
+                raw, buckets = self._aggregate(snap, query, 0)
             if total:
                 facets = self._facets(raw, SAMPLE_BUCKETS / buckets if buckets else 1, params)
                 sampled = buckets / SAMPLE_BUCKETS if buckets else None
@@ -361,22 +364,17 @@ class SearchService:
 
     # -- facets ------------------------------------------------------------------------------------
 
-    def _sample_buckets(self, snap: Snapshot, query: tantivy.Query) -> int:
+    def _sample_buckets(self, snap: Snapshot, node: Node | None) -> int:
         """0 for exact facet counts; else how many of the 64 id buckets to count facets on.
 
-        Counting facets costs time in proportion to the hits. Up to ``FACET_EXACT_LIMIT`` hits
-        (estimated from one bucket) they are exact; above, they are counted on enough buckets for
-        about ``SAMPLE_TARGET`` hits and scaled (the total is always exact).
+        Counting facets costs time in proportion to the hits. When the hits may exceed
+        ``FACET_EXACT_LIMIT`` (an upper bound from term statistics, :func:`estimate_hits`), they
+        are counted on enough buckets for about ``SAMPLE_TARGET`` hits and scaled; the total is
+        always exact, and facets are recounted exactly if the total turns out small.
         """
         if snap.searcher.num_docs <= FACET_EXACT_LIMIT:
             return 0
-        probe = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, query),
-                (tantivy.Occur.Must, tantivy.Query.term_query(snap.schema, "bucket", 0)),
-            ]
-        )
-        estimate = int(getattr(snap.searcher.search(probe, 1), "count", 0) or 0) * SAMPLE_BUCKETS
+        estimate = estimate_hits(snap.searcher, node)
         if estimate <= FACET_EXACT_LIMIT:
             return 0
         return max(1, min(SAMPLE_BUCKETS, -(-SAMPLE_BUCKETS * SAMPLE_TARGET // estimate)))

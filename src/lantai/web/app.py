@@ -23,12 +23,14 @@ from lantai import __version__
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, default_registry
+from lantai.search import SearchRuntime
 from lantai.security import Actor, Perm
 from lantai.web.api import audit as audit_api
 from lantai.web.api import auth as auth_api
 from lantai.web.api import catalogue_io as catalogue_io_api
 from lantai.web.api import config as config_api
 from lantai.web.api import records as records_api
+from lantai.web.api import search as search_api
 from lantai.web.api import transfers as transfers_api
 from lantai.web.api import users as users_api
 from lantai.web.deps import require
@@ -38,6 +40,7 @@ from lantai.web.pages import audit as audit_pages
 from lantai.web.pages import auth as auth_pages
 from lantai.web.pages import catalogue as catalogue_pages
 from lantai.web.pages import imports as import_pages
+from lantai.web.pages import search as search_pages
 from lantai.web.pages import transfers as transfer_pages
 from lantai.web.pages import users as users_pages
 
@@ -74,6 +77,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth_api.router,
     records_api.router,
     catalogue_io_api.router,
+    search_api.router,
+    search_api.public_router,
     transfers_api.router,
     config_api.router,
     audit_api.router,
@@ -81,6 +86,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth_pages.router,
     catalogue_pages.router,
     import_pages.router,
+    search_pages.router,
     transfer_pages.router,
     audit_pages.router,
     users_pages.router,
@@ -99,14 +105,19 @@ def create_app(
 ) -> FastAPI:
     """The application over ``instance``.
 
-    ``background=True`` (what ``lantai serve`` uses) also runs the in-process background work for
-    the lifetime of the app: the job runner (ingest and other jobs). Tests leave it off so that
-    requests and background jobs do not race; they run jobs explicitly.
+    The lifespan always opens the search index for reading. ``background=True`` (what ``lantai
+    serve`` uses) also runs the in-process background work for the lifetime of the app: the job
+    runner (ingest and other jobs) and the search indexing thread. Tests leave it off so that
+    requests and background work do not race; they run jobs and indexing explicitly.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
+        search = await run_in_threadpool(
+            lambda: SearchRuntime.start(instance, index=background)
+        )
+        app.state.search = search
         if background:
             runner = InProcessRunner(instance, default_registry())
             await run_in_threadpool(runner.start)
@@ -116,6 +127,7 @@ def create_app(
         finally:
             if runner is not None:
                 await run_in_threadpool(runner.stop)
+            await run_in_threadpool(search.stop)
 
     app = FastAPI(
         lifespan=lifespan,

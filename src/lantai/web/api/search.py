@@ -8,13 +8,10 @@ the search-box query ``q`` and the same structured parameters; the pages call th
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from lantai.errors import Problem, ValidationFailed
 from lantai.search import IndexUnavailable, SearchParams, SearchResults, SearchRuntime
@@ -29,7 +26,6 @@ __all__ = [
     "public_router",
     "router",
     "run_search",
-    "search_lifespan",
     "search_params",
 ]
 
@@ -238,17 +234,3 @@ def public_search(
 ) -> SearchOut:
     # Always the anonymous public, even for a logged-in visitor: the portal shows 开放 only.
     return search_out(run_search(request, Actor.anonymous(), params), public=True)
-
-
-@asynccontextmanager
-async def search_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the search runtime (index reader + indexing thread) with the app, stop it after.
-
-    ``create_app`` passes this as (or calls it from) the FastAPI ``lifespan``.
-    """
-    runtime = await run_in_threadpool(SearchRuntime.start, app.state.instance)
-    app.state.search = runtime
-    try:
-        yield
-    finally:
-        await run_in_threadpool(runtime.stop)

@@ -14,6 +14,7 @@ __all__ = ["NAV", "landing", "render", "safe_next"]
 # (label, href, permission): shown only to actors holding the permission.
 NAV: tuple[tuple[str, str, Perm], ...] = (
     ("目录浏览", "/browse", Perm.CATALOGUE_RECORD_READ),
+    ("检索", "/search", Perm.SEARCH_CATALOGUE),
     ("目录导入", "/import", Perm.CATALOGUE_IMPORT),
     ("移交接收", "/transfers", Perm.INGEST_TRANSFER_READ),
     ("审计日志", "/audit", Perm.AUDIT_LOG_READ),
