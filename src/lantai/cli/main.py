@@ -305,7 +305,7 @@ def resolve_node(inst: Instance, node: str) -> int:
 
 def _register_optional() -> None:
     """Commands whose modules live beside this one (import/export, EAD, demo)."""
-    from lantai.cli import demo, ead, ingest, search, spreadsheet
+    from lantai.cli import appraisal, demo, ead, ingest, search, spreadsheet
 
     app.command(
         "import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。"
@@ -320,6 +320,7 @@ def _register_optional() -> None:
     app.add_typer(demo.demo_app, name="demo")
     app.add_typer(ingest.ingest_app, name="ingest")
     app.add_typer(search.search_app, name="search")
+    app.add_typer(appraisal.appraisal_app, name="appraisal")
 
 
 _register_optional()
