@@ -25,6 +25,8 @@ test: setup
 	$(PY) -m mypy
 	$(PY) -m pytest
 	$(PY) bench/catalogue.py --quick > /dev/null
+	$(PY) bench/search.py --quick > /dev/null
+	$(PY) bench/screening.py --quick > /dev/null
 
 test-fast:
 	$(PY) -m pytest -x -q -m "not browser and not postgres"

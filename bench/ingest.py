@@ -277,6 +277,7 @@ def run_pipeline(home: Path, package: Path, workers: int) -> dict[str, Any]:
                     name = e.action.split(":", 1)[1]
                     steps[name if key == "seconds" else "report"] = detail[key]
     inst.close()
+    steps["other"] = round(max(0.0, seconds - sum(steps.values())), 3)
     return {
         "seconds": round(seconds, 3),
         "state": final.state,

@@ -29,6 +29,13 @@ def test_event_is_documented_and_mapped(event: EventType) -> None:
     assert event in PREMIS_EVENT_TYPES
 
 
+@pytest.mark.parametrize("event", list(EventType))
+def test_event_has_a_chinese_label_in_the_audit_log(event: EventType) -> None:
+    from lantai.web.pages.audit import ACTION_LABELS
+
+    assert ACTION_LABELS.get(event), f"{event.value} has no label on the audit page"
+
+
 def test_user_guide_exists_in_chinese() -> None:
     guide = (DOCS / "guide" / "用户指南.md").read_text(encoding="utf-8")
     for heading in ("登录", "目录浏览", "著录", "导入", "导出", "审计", "移交接收", "检索"):

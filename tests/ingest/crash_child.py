@@ -7,7 +7,7 @@ The instance comes from the environment (LANTAI_HOME, LANTAI_DATABASE_URL). Poin
 - ``after_staging``       — the ``staged`` state is committed; the checks never start
 - ``during_store``        — the AIP's objects are written but the package is not committed
 - ``after_aip_stored``    — the ``stored`` state is committed; the catalogue never starts
-- ``inside_catalogue``    — the catalogue transaction has written one record, then dies
+- ``inside_catalogue``    — the catalogue transaction has written the records, then dies
 - ``after_catalogue``     — the catalogue transaction committed; the clean-up never runs
 """
 
@@ -36,19 +36,14 @@ def main(point: str, package: str) -> None:
     elif point == "inside_catalogue":
         from lantai.catalogue.service import Catalogue
 
-        original = Catalogue.create_record
-        calls = {"n": 0}
+        original = Catalogue.create_records
 
-        def create_then_die(self: Any, *args: Any, **kw: Any) -> Any:
-            rec = original(self, *args, **kw)
-            if kw.get("level") is not None and kw["level"].value == "item":
-                calls["n"] += 1
-                if calls["n"] == 2:
-                    args[0].flush()  # the records are in the database, uncommitted
-                    die()
-            return rec
+        def create_then_die(self: Any, session: Any, *args: Any, **kw: Any) -> Any:
+            original(self, session, *args, **kw)
+            session.flush()  # the records are in the database, uncommitted
+            die()
 
-        Catalogue.create_record = create_then_die  # type: ignore[method-assign]
+        Catalogue.create_records = create_then_die  # type: ignore[method-assign]
     elif point == "after_catalogue":
         pipeline.Pipeline._finish = lambda self, row: die()  # type: ignore[method-assign]
     else:

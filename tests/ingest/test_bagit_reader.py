@@ -154,7 +154,10 @@ def test_suite_bags_are_read_in_place_and_never_modified(
     reader_instance: Instance, fixtures_dir: Path, tmp_path: Path
 ) -> None:
     bag = fixtures_dir / SUITE / "v0.97" / "valid" / "bag-with-space"
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in bag.rglob("*") if p.is_file()}
     transfer = read_transfer(reader_instance, bag, staging=tmp_path / "s")
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in bag.rglob("*") if p.is_file()}
+    assert after == before
     content = {f.path: f for f in transfer.content_files()}
     assert set(content) == {
         "dir1/test3.txt",
@@ -164,7 +167,9 @@ def test_suite_bags_are_read_in_place_and_never_modified(
         "test2.txt",
     }
     f = content["test 1.txt"]
-    assert f.local == bag / "data" / "test 1.txt"
+    # Copied into staging in the one read that hashed it: later steps use exactly those bytes.
+    assert f.local == tmp_path / "s" / "copies" / "content" / "test 1.txt"
+    assert f.local.read_bytes() == (bag / "data" / "test 1.txt").read_bytes()
     assert f.sha256 == hashlib.sha256(f.local.read_bytes()).hexdigest()
     assert f.declared == {"md5": "5a105e8b9d40e1329780d62ea2265d8a"}
     tags = {f.path for f in transfer.files if f.role is FileRole.TAG}
@@ -172,7 +177,9 @@ def test_suite_bags_are_read_in_place_and_never_modified(
     # bag-info has no 件数/字节数/方式: it is not a 登记表
     assert transfer.register is None
     assert transfer.structure["bagit"]["bag_info"]["Source-Organization"] == ["Spengler University"]
-    assert list((tmp_path / "s").iterdir()) == []
+    assert [p.name for p in (tmp_path / "s").iterdir()] == ["copies"]
+    copies = {p for p in (tmp_path / "s" / "copies").rglob("*") if p.is_file()}
+    assert copies == {f.local for f in transfer.files}
 
 
 # -- bags made by the builders ---------------------------------------------------------------------
@@ -337,3 +344,25 @@ def test_progress_counts_every_byte_once_per_step(
     bag = make_bag(tmp_path / "d", algorithms=("sha256",))
     t2 = read_transfer(reader_instance, bag, staging=tmp_path / "s2", progress=seen.append)
     assert sum(seen) == sum(f.size for f in t2.files)
+
+
+def test_only_small_files_read_in_place_are_copied_while_hashed(
+    reader_instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lantai.ingest.readers import base
+
+    bag = make_bag(tmp_path, sample_items(2), form="dir")
+    content = sorted(
+        (p for p in (bag / "data").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+    )
+    limit = content[0].stat().st_size  # the smallest file is copied, larger ones are not
+    assert content[-1].stat().st_size > limit
+    monkeypatch.setattr(base, "COPY_WHILE_HASHING_MAX", limit)
+    t = _read(reader_instance, bag, tmp_path)
+    staging = tmp_path / "staging"
+    for f in t.content_files():
+        if f.size <= limit:
+            assert f.local == staging / "copies" / "content" / f.path
+        else:  # left where it is: the AIP copies it in the kernel (size and mtime guarded)
+            assert f.local == bag / "data" / f.path
+        assert hashlib.sha256(f.local.read_bytes()).hexdigest() == f.sha256

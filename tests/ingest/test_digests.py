@@ -119,3 +119,30 @@ def test_hashing_writer_leaves_nothing_on_error_and_never_overwrites(tmp_path: P
     with pytest.raises(FileExistsError):
         HashingWriter(target)
     assert target.read_bytes() == b"keep"
+
+
+def test_copy_while_hashing_writes_exactly_the_bytes_hashed(tmp_path: Path) -> None:
+    files = _files(tmp_path, [0, 10, 3 * digests.CHUNK + 7])
+    originals = [f.local for f in files]
+    staging = tmp_path / "staging"
+    hash_files(files, workers=2, copy_to=lambda f: staging / "copies" / f.path)
+    for f, original in zip(files, originals, strict=True):
+        assert f.local == staging / "copies" / f.path  # later steps read the copy
+        data = f.local.read_bytes()
+        assert data == original.read_bytes()
+        assert f.sha256 == hashlib.sha256(data).hexdigest() and f.size == len(data)
+
+
+def test_a_failed_copy_leaves_no_partial_file(tmp_path: Path) -> None:
+    (src,) = _files(tmp_path, [100])
+    taken = tmp_path / "copy"
+    taken.write_bytes(b"someone else's")  # copies are created exclusively
+    with pytest.raises(FileExistsError):
+        hash_file(src.local, copy_to=taken)
+    assert taken.read_bytes() == b"someone else's"
+    target = tmp_path / "sub" / "copy"
+    src.local.chmod(0)
+    if os.geteuid() != 0:  # root reads anyway
+        with pytest.raises(PermissionError):
+            hash_file(src.local, copy_to=target)
+        assert not target.exists()

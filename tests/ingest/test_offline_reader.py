@@ -79,7 +79,11 @@ def test_clean_offline_transfer(
     )
     assert t.register.bytes == sum(len(b) for i in items for _, b in i.files) == t.total_bytes
     assert _snapshot(folder) == before  # read in place, never modified
-    assert list((tmp_path / "staging").iterdir()) == []
+    # …and copied into staging in the one read that hashed it (the AIP links these copies)
+    assert {p for p in (tmp_path / "staging").rglob("*") if p.is_file()} == {
+        x.local for x in t.files
+    }
+    assert all(x.local.is_relative_to(tmp_path / "staging") for x in t.files)
 
 
 def test_register_declares_what_was_written(reader_instance: Instance, tmp_path: Path) -> None:

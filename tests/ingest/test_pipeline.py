@@ -118,10 +118,25 @@ def test_bag_is_accepted_and_catalogued(
         files = list(s.scalars(select(RecordFile).order_by(RecordFile.id)))
         texts = list(s.scalars(select(RecordText)))
         created = s.scalars(
-            select(Event.detail).where(Event.action == "catalogue:record:created")
+            select(Event.detail).where(Event.action == "catalogue:records:created")
         ).all()
+        added = s.scalars(select(Event.detail).where(Event.action == "catalogue:texts:added")).all()
+        per_record = s.scalar(
+            select(func.count()).where(Event.action == "catalogue:record:created")
+        )
+        assert inst.audit.verify(s).ok
     assert len(files) == 6 and {f.aip_id for f in files} == {row.aip_id}
-    assert all('"transfer": "' + row.uid + '"' in d for d in created[-3:])
+    # ONE event for the transfer's records: the range, and which 电子文件号 became which record.
+    assert len(created) == 1 and per_record == 1  # the one record:created is the 类别
+    batch = json.loads(created[0])
+    assert (batch["transfer"], batch["aip"], batch["count"]) == (row.uid, row.aip_id, 3)
+    assert (batch["first_id"], batch["last_id"]) == (records[0].id, records[-1].id)
+    assert batch["records"] == [
+        [r.id, i.key, r.archival_code] for r, i in zip(records, items, strict=True)
+    ]
+    assert len(added) == 1 and json.loads(added[0])["record_ids"] == sorted(
+        {t.record_id for t in texts}
+    )
     # Every linked file is in the stored AIP, with the digests recorded at receipt.
     store = open_store(inst.settings)
     for f in files:
@@ -227,17 +242,18 @@ def test_catalogue_failure_leaves_nothing(
     """A record refused inside the catalogue transaction: no record, no file link, no AIP."""
     create_fonds(instance, operator, code="Z109")
     before_records = _items(instance)
-    original = type(instance.catalogue).create_record
+    original = type(instance.catalogue)._prepare
     calls = {"n": 0}
 
-    def refuse_second(self: Any, *args: Any, **kw: Any) -> Any:
-        if kw.get("level") is Level.ITEM:
+    def refuse_second(self: Any, session: Any, actor: Any, draft: Any, **kw: Any) -> Any:
+        prep = original(self, session, actor, draft, **kw)
+        if draft.level is Level.ITEM:
             calls["n"] += 1
             if calls["n"] == 2:
-                raise ValidationFailed("条目未保存", [Problem(field="档号", message="测试：拒绝")])
-        return original(self, *args, **kw)
+                prep.problems.append(Problem(field="档号", message="测试：拒绝"))
+        return prep
 
-    monkeypatch.setattr(type(instance.catalogue), "create_record", refuse_second)
+    monkeypatch.setattr(type(instance.catalogue), "_prepare", refuse_second)
     row = ingest(instance, make_bag(tmp_path, sample_items(3), form="zip"))
     assert row.state == TransferState.FAILED and "测试：拒绝" in (row.error or "")
     assert _items(instance) == before_records

@@ -166,3 +166,34 @@ def test_pdf_lists_at_most_the_cap_and_points_to_the_json(tmp_path: Path) -> Non
     pdf = write_pdf(data, tmp_path / "big.pdf")
     last = PdfReader(str(pdf)).pages[-1].extract_text() or ""
     assert "JSON" in last
+
+
+def test_pdf_summarises_problems_by_item_and_lists_every_one(tmp_path: Path) -> None:
+    specs = {s.code: s for s in load_catalogue()}
+    missing = [
+        Finding(code="GD-2-7", status=Status.FAILED, message=f"缺少文件{i}号", file=f"f{i}.ofd")
+        for i in range(250)  # more than one table's worth of rows
+    ]
+    manual = [Finding(code="GD-2-4", status=Status.MANUAL, message="开放标识为空", record="K-1")]
+    now = datetime.now(UTC)
+    report = CheckReport(
+        "t-sum",
+        Stage.GD,
+        "full",
+        now,
+        now + timedelta(seconds=1),
+        [
+            CheckOutcome(specs["GD-2-7"], Status.FAILED, missing, 0.5),
+            CheckOutcome(specs["GD-2-4"], Status.MANUAL, manual, 0.1),
+        ],
+    )
+    data = report_data(report, TransferFacts(uid="t-sum", source_name="s", kind="bagit"))
+    pdf = write_pdf(data, tmp_path / "sum.pdf")
+    text = "".join(page.extract_text() or "" for page in PdfReader(str(pdf)).pages)
+    flat = re.sub(r"\s+", "", text)
+    assert "问题汇总" in flat and "问题清单（251条）" in flat
+    summary = flat[flat.index("问题汇总") : flat.index("问题清单（251条）")]
+    assert "GD-2-7" in summary and "250" in summary and "GD-2-4" in summary
+    for i in range(250):
+        assert f"缺少文件{i}号" in flat
+    assert "开放标识为空" in flat

@@ -191,3 +191,37 @@ def test_users_api_enforces_sanyuan(client: TestClient) -> None:
     assert client.put(
         "/api/users/secadmin/roles", json={"roles": ["secadmin", "archivist"]}, headers=h
     ).status_code in (403, 422)
+
+
+def test_history_includes_the_batch_events_of_bulk_created_records(
+    client: TestClient, web_instance: Instance
+) -> None:
+    from factories import create_fonds, create_series, item_values
+    from lantai.archival import Level
+    from lantai.catalogue.service import NewRecord
+    from lantai.search.texts import add_texts
+    from lantai.security import Actor
+
+    op = Actor.operator()
+    fonds = create_fonds(web_instance, op)
+    series = create_series(web_instance, op, fonds.id, "文书档案 2011年")
+    with web_instance.db.write() as s:
+        made = web_instance.catalogue.create_records(
+            s,
+            op,
+            [
+                NewRecord(parent_id=series.id, level=Level.ITEM, values=item_values(), key=k)
+                for k in ("a", "b")
+            ],
+            event_detail={"transfer": "T-1"},
+        )
+        add_texts(web_instance, op, [(made[1].id, "正文.txt", "extracted", "正文")], session=s)
+    login(client, "archivist")
+    first = client.get(f"/api/records/{made[0].id}/history").json()
+    assert [e["action"] for e in first] == ["catalogue:records:created"]
+    assert '"transfer": "T-1"' in first[0]["detail"]
+    second = client.get(f"/api/records/{made[1].id}/history").json()
+    assert [e["action"] for e in second] == [
+        "catalogue:texts:added",
+        "catalogue:records:created",
+    ]

@@ -25,10 +25,12 @@ class EventType(StrEnum):
     CATALOGUE_RECORD_WITHDRAWN = "catalogue:record:withdrawn"
     CATALOGUE_RECORD_RESTORED = "catalogue:record:restored"
     CATALOGUE_RECORDS_GENERATED = "catalogue:records:generated"
+    CATALOGUE_RECORDS_CREATED = "catalogue:records:created"
     CATALOGUE_IMPORT_COMPLETED = "catalogue:import:completed"
     CATALOGUE_IMPORT_REJECTED = "catalogue:import:rejected"
     CATALOGUE_EXPORT_CREATED = "catalogue:export:created"
     CATALOGUE_TEXT_ADDED = "catalogue:text:added"
+    CATALOGUE_TEXTS_ADDED = "catalogue:texts:added"
     # ingest (一键归档): one event per step of a transfer, object_type "transfer"
     INGEST_TRANSFER_RECEIVED = "ingest:transfer:received"
     INGEST_TRANSFER_UNPACKED = "ingest:transfer:unpacked"
@@ -69,10 +71,12 @@ PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
     EventType.CATALOGUE_RECORD_WITHDRAWN: "deaccession",
     EventType.CATALOGUE_RECORD_RESTORED: "accession",
     EventType.CATALOGUE_RECORDS_GENERATED: "creation",
+    EventType.CATALOGUE_RECORDS_CREATED: "creation",
     EventType.CATALOGUE_IMPORT_COMPLETED: "ingestion end",
     EventType.CATALOGUE_IMPORT_REJECTED: "validation",
     EventType.CATALOGUE_EXPORT_CREATED: "dissemination",
     EventType.CATALOGUE_TEXT_ADDED: "metadata extraction",
+    EventType.CATALOGUE_TEXTS_ADDED: "metadata extraction",
     EventType.INGEST_TRANSFER_RECEIVED: "ingestion start",
     EventType.INGEST_TRANSFER_UNPACKED: "unpacking",
     EventType.INGEST_DIGESTS_CALCULATED: "message digest calculation",

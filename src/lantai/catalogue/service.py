@@ -3,8 +3,10 @@
 Every write goes through :meth:`Catalogue.create_record`, :meth:`Catalogue.update_record` or
 :meth:`Catalogue.withdraw`; each validates against the category's metadata scheme (DA/T 18-2022
 必著 per level, DA/T 46 types and value ranges), checks or assigns the 档号 by the configured rule,
-and appends an event in the same transaction. Callers pass a session from ``Database.write()``;
-a :class:`~lantai.errors.ValidationFailed` leaves nothing written once the transaction rolls back.
+and appends an event in the same transaction. :meth:`Catalogue.create_records` creates a batch
+with the same rules (all or none; bulk writes in :mod:`lantai.catalogue.bulk`) and one event per
+全宗. Callers pass a session from ``Database.write()``; a
+:class:`~lantai.errors.ValidationFailed` leaves nothing written once the transaction rolls back.
 
 Reads filter by the actor's clearance (密级授权): a record above it behaves as if it did not exist.
 """
@@ -18,6 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from datetime import date
 from typing import Any
 
@@ -27,12 +30,13 @@ from sqlalchemy.orm import Session, aliased
 from lantai.archival import ALLOWED_PARENTS, Domain, Level, MetadataScheme
 from lantai.archival.archival_code import CodeRule
 from lantai.audit import AuditLog, EventType
+from lantai.catalogue.bulk import CodeRequest, RowWriter, codes_taken, number_codes
 from lantai.catalogue.counters import advance_counter, next_counter
 from lantai.errors import Conflict, NotFound, Problem, ValidationFailed
 from lantai.security import Actor, Perm
 from lantai.store import COLUMN_KEYS, Record, RecordClosure, utcnow
 
-__all__ = ["Catalogue", "ChildrenPage", "Lifecycle"]
+__all__ = ["Catalogue", "ChildrenPage", "CreatedRecord", "Lifecycle", "NewRecord"]
 
 log = logging.getLogger("lantai.catalogue")
 
@@ -75,6 +79,44 @@ class _CodePlan:
     prefix: str = ""
     given: int | None = None  # the counter value of a 档号 supplied with the record
     placeholder: str | None = None  # a well-formed code of the group, for validating the form
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRecord:
+    """One record to create with :meth:`Catalogue.create_records`."""
+
+    parent_id: int
+    level: Level
+    values: Mapping[str, Any]
+    category: str | None = None
+    key: str | None = None  # the caller's name for it (an 电子文件号), kept in the event
+    where: str = ""  # where it came from (file and line), put into its problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreatedRecord:
+    """What :meth:`Catalogue.create_records` made of one :class:`NewRecord`."""
+
+    id: int
+    uid: str
+    key: str | None
+    archival_code: str | None
+    parent_id: int
+
+
+@dataclass(kw_only=True)
+class _Prepared:
+    """A new record after validation: its values in stored form and how it gets its 档号."""
+
+    level: Level
+    parent: Record
+    fonds: Record
+    category: str | None
+    vals: dict[str, Any]
+    rule: CodeRule | None
+    plan: _CodePlan
+    problems: list[Problem]
+    unchecked_code: str | None = None  # a given 档号 whose uniqueness is still to be checked
 
 
 def _taken(code: str) -> Problem:
@@ -407,12 +449,205 @@ class Catalogue:
         every problem; the caller's transaction must then be rolled back.
         """
         actor.require(Perm.CATALOGUE_RECORD_CREATE)
+        prep = self._prepare(
+            session,
+            actor,
+            NewRecord(parent_id=parent_id, level=level, values=values, category=category),
+            taken=lambda code: self._code_taken(session, code),
+        )
+        if prep.problems:
+            raise ValidationFailed("条目未保存", _dedupe(prep.problems))
+        # Everything is valid: only now take a number, so a refused record never uses one.
+        rule, plan, vals, parent = prep.rule, prep.plan, prep.vals, prep.parent
+        skipped: list[str] = []
+        if rule is not None and plan.group is not None:
+            if plan.given is not None:
+                advance_counter(session, plan.group, plan.given)
+            else:
+                vals["archival_code"], skipped = self._allocate(
+                    session, rule, plan.group, plan.prefix
+                )
+        rec = Record(
+            uid=str(uuid.uuid4()),
+            level=prep.level.value,
+            parent_id=parent.id,
+            fonds_id=prep.fonds.id,
+            category=prep.category,
+        )
+        rec.code_rule = rule.id if rule is not None else None
+        rec.position = self._next_position(session, parent.id)
+        self._apply_values(rec, vals)
+        self._stamp(rec, actor, created=True)
+        session.add(rec)
+        session.flush()
+        self._insert_closure(session, rec.id, parent.id)
+        self._remember(session, rec)
+        self.audit.append(
+            session,
+            actor=actor.username,
+            action=EventType.CATALOGUE_RECORD_CREATED,
+            object_type="record",
+            object_id=rec.id,
+            detail={
+                "level": prep.level.value,
+                "archival_code": rec.archival_code,
+                "parent_id": parent.id,
+                "title": rec.title,
+                **({"skipped_codes": skipped} if skipped else {}),
+                **(event_detail or {}),
+            },
+        )
+        return rec
+
+    def create_records(
+        self,
+        session: Session,
+        actor: Actor,
+        drafts: Sequence[NewRecord],
+        *,
+        event_detail: Mapping[str, Any] | None = None,
+    ) -> list[CreatedRecord]:
+        """Create many 类别, 案卷 or 件 at once (an ingest, an import): all of them or none.
+
+        Every draft is checked first with exactly the rules of :meth:`create_record` (levels,
+        门类, scheme, 必著, 档号 form and uniqueness — also among the drafts); if any fails,
+        ValidationFailed lists the problems of all of them, each with ``file`` set to the
+        draft's ``where`` (or ``row`` to its 1-based position), and nothing is written. Then the
+        档号 are numbered in draft order per counter group (rows locked as
+        :func:`~lantai.catalogue.counters.lock_counters` describes: consecutive, never reused,
+        safe under concurrent writers), the rows and closure rows are inserted in a few
+        statements, and ONE ``catalogue:records:created`` event per 全宗 records the batch: id
+        range, count, ``records`` as ``[id, key, 档号]`` and the caller's ``event_detail``.
+        Parents must exist before the call (a draft cannot be the parent of another).
+        """
+        actor.require(Perm.CATALOGUE_RECORD_CREATE)
+        if not drafts:
+            return []
+        preps: list[_Prepared | None] = []
+        problems: list[Problem] = []
+
+        def report(n: int, found: Sequence[Problem]) -> None:
+            where = drafts[n].where
+            for p in _dedupe(found):
+                problems.append(
+                    dc_replace(
+                        p,
+                        file=p.file or where,
+                        row=p.row if p.row is not None or where else n + 1,
+                    )
+                )
+
+        for n, draft in enumerate(drafts):
+            try:
+                preps.append(self._prepare(session, actor, draft, taken=None))
+            except ValidationFailed as exc:
+                preps.append(None)
+                report(n, exc.problems)
+        given = [(n, p.unchecked_code) for n, p in enumerate(preps) if p and p.unchecked_code]
+        in_db = codes_taken(session, [code for _, code in given])
+        seen: set[str] = set()
+        for n, code in given:
+            prep = preps[n]
+            assert prep is not None
+            if code in in_db or code in seen:
+                prep.problems.append(_taken(code))
+            seen.add(code)
+        for n, prep in enumerate(preps):
+            if prep is not None and prep.problems:
+                report(n, prep.problems)
+        if problems:
+            raise ValidationFailed("条目未保存", problems)
+        ready = [p for p in preps if p is not None]
+        skipped = self._allocate_many(session, ready)
+        session.flush()  # parents created earlier in this transaction must be rows by now
+        writer = RowWriter(session)
+        ids = writer.ids(session, len(ready))
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for record_id, prep in zip(ids, ready, strict=True):
+            row: dict[str, Any] = {
+                "id": record_id,
+                "uid": str(uuid.uuid4()),
+                "level": prep.level.value,
+                "parent_id": prep.parent.id,
+                "fonds_id": prep.fonds.id,
+                "position": self._next_position(session, prep.parent.id),
+                "category": prep.category,
+                "code_rule": prep.rule.id if prep.rule is not None else None,
+                "lifecycle": Lifecycle.ACTIVE,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": actor.username,
+                "updated_by": actor.username,
+            }
+            extra: dict[str, Any] = {}
+            for key, value in prep.vals.items():
+                if key in COLUMN_KEYS:
+                    row[key] = value
+                elif value is not None and value != "":
+                    extra[key] = value
+            row["fields"] = extra
+            row["security_rank"] = self.security_rank(row.get("security_level"))
+            rows.append(row)
+        writer.insert(session, rows)
+        writer.closure(session, ids)
+        created = [
+            CreatedRecord(
+                id=row["id"],
+                uid=row["uid"],
+                key=draft.key,
+                archival_code=row.get("archival_code"),
+                parent_id=row["parent_id"],
+            )
+            for row, draft in zip(rows, drafts, strict=True)
+        ]
+        by_fonds: dict[int, list[int]] = {}
+        for n, row in enumerate(rows):
+            by_fonds.setdefault(row["fonds_id"], []).append(n)
+        for fonds_id, members in by_fonds.items():
+            batch_ids = [rows[n]["id"] for n in members]
+            lost = {rows[n]["archival_code"]: skipped[n] for n in members if n in skipped}
+            if lost:
+                log.warning("档号 counters skipped numbers already in use: %s", lost)
+            self.audit.append(
+                session,
+                actor=actor.username,
+                action=EventType.CATALOGUE_RECORDS_CREATED,
+                object_type="fonds",
+                object_id=fonds_id,
+                detail={
+                    **(event_detail or {}),
+                    "count": len(members),
+                    "first_id": min(batch_ids),
+                    "last_id": max(batch_ids),
+                    "parent_ids": sorted({rows[n]["parent_id"] for n in members}),
+                    "records": [
+                        [created[n].id, created[n].key, created[n].archival_code] for n in members
+                    ],
+                    **({"skipped_codes": lost} if lost else {}),
+                },
+            )
+        return created
+
+    def _prepare(
+        self,
+        session: Session,
+        actor: Actor,
+        draft: NewRecord,
+        *,
+        taken: Callable[[str], bool] | None,
+    ) -> _Prepared:
+        """Validate one new record (writes nothing). ``taken=None`` leaves the uniqueness of a
+        given 档号 to the caller (``unchecked_code``); the problems are in the result, except
+        a wrong level, which raises at once."""
+        level, category = draft.level, draft.category
         if level is Level.FONDS:
             raise ValidationFailed(
                 "全宗请使用「新建全宗」",
                 [Problem(field="著录层级", message="全宗不能挂在其他条目下")],
             )
-        parent = self._visible_parent(session, actor, parent_id)
+        parent = self._visible_parent(session, actor, draft.parent_id)
         problems: list[Problem] = []
         if Level(parent.level) not in ALLOWED_PARENTS[level]:
             raise ValidationFailed(
@@ -456,7 +691,7 @@ class Catalogue:
         scheme = self.scheme_for(cat)
         raw = {
             **scheme.defaults(level),
-            **{k: v for k, v in values.items() if v is not None and v != ""},
+            **{k: v for k, v in draft.values.items() if v is not None and v != ""},
         }
         vals, more, bad = self.coerce_values(scheme, level, raw)
         problems += more
@@ -465,63 +700,41 @@ class Catalogue:
             if digits.isdigit():
                 vals["year"] = int(digits)
         fonds = self.fonds_of(session, parent)
-        rec = Record(
-            uid=str(uuid.uuid4()),
-            level=level.value,
-            parent_id=parent.id,
-            fonds_id=fonds.id,
-            category=cat,
-        )
-        rule = self.rule_for(session, rec, parent) if cat else None
+        rule = None
+        if cat and level in (Level.FILE, Level.ITEM):
+            rule = self.domain.codes.rule_for(
+                fonds_code=fonds.archival_code or "",
+                category=cat,
+                level=level,
+                parent_level=Level(parent.level),
+            )
         plan = _CodePlan()
+        unchecked: str | None = None
         if rule is not None and not bad & _CODE_KEYS:
             clean = {k: v for k, v in vals.items() if k not in bad}
-            plan = self._plan_code(session, rule, fonds, cat, clean, parent)
+            plan = self._plan_code(session, rule, fonds, cat, clean, parent, taken=taken)
             problems += plan.problems
-        elif (
-            rule is None
-            and vals.get("archival_code")
-            and self._code_taken(session, vals["archival_code"])
-        ):
-            problems.append(_taken(vals["archival_code"]))
+            if taken is None and plan.given is not None:
+                unchecked = clean["archival_code"]
+        elif rule is None and vals.get("archival_code"):
+            if taken is None:
+                unchecked = vals["archival_code"]
+            elif taken(vals["archival_code"]):
+                problems.append(_taken(vals["archival_code"]))
         if plan.placeholder is not None:
             vals["archival_code"] = plan.placeholder  # validated for form only; numbered below
         problems += scheme.validate(level, vals, today=self.today(), skip=bad)
-        if problems:
-            raise ValidationFailed("条目未保存", _dedupe(problems))
-        # Everything is valid: only now take a number, so a refused record never uses one.
-        skipped: list[str] = []
-        if rule is not None and plan.group is not None:
-            if plan.given is not None:
-                advance_counter(session, plan.group, plan.given)
-            else:
-                vals["archival_code"], skipped = self._allocate(
-                    session, rule, plan.group, plan.prefix
-                )
-        rec.code_rule = rule.id if rule is not None else None
-        rec.position = self._next_position(session, parent.id)
-        self._apply_values(rec, vals)
-        self._stamp(rec, actor, created=True)
-        session.add(rec)
-        session.flush()
-        self._insert_closure(session, rec.id, parent.id)
-        self._remember(session, rec)
-        self.audit.append(
-            session,
-            actor=actor.username,
-            action=EventType.CATALOGUE_RECORD_CREATED,
-            object_type="record",
-            object_id=rec.id,
-            detail={
-                "level": level.value,
-                "archival_code": rec.archival_code,
-                "parent_id": parent.id,
-                "title": rec.title,
-                **({"skipped_codes": skipped} if skipped else {}),
-                **(event_detail or {}),
-            },
+        return _Prepared(
+            level=level,
+            parent=parent,
+            fonds=fonds,
+            category=cat,
+            vals=vals,
+            rule=rule,
+            plan=plan,
+            problems=problems,
+            unchecked_code=unchecked,
         )
-        return rec
 
     def _plan_code(
         self,
@@ -531,8 +744,13 @@ class Catalogue:
         category: str | None,
         vals: Mapping[str, Any],
         parent: Record,
+        *,
+        taken: Callable[[str], bool] | None = None,
     ) -> _CodePlan:
-        """Check a given 档号 (GD-1-7, GD-1-8), or prepare the prefix of a new one. Writes nothing."""
+        """Check a given 档号 (GD-1-7, GD-1-8), or prepare the prefix of a new one. Writes nothing.
+
+        ``taken`` answers GD-1-8 for a given 档号; ``None`` leaves that check to the caller.
+        """
         given = vals.get("archival_code")
         parent_code = parent.archival_code if rule.has_parent else None
         code_values = self._code_values(fonds, category, vals)
@@ -542,7 +760,7 @@ class Catalogue:
                 return _CodePlan(problems=problems)
             parsed = rule.parse(given)
             assert parsed is not None
-            if self._code_taken(session, given):
+            if taken is not None and taken(given):
                 return _CodePlan(problems=[_taken(given)])
             return _CodePlan(group=rule.group_key(parsed.prefix), given=parsed.counter)
         problems = rule.check_values(code_values, parent_code)
@@ -554,6 +772,29 @@ class Catalogue:
             prefix=prefix,
             placeholder=rule.format(prefix, rule.counter.start),
         )
+
+    def _allocate_many(self, session: Session, preps: Sequence[_Prepared]) -> dict[int, list[str]]:
+        """Number the 档号 of validated records in order (sets ``vals["archival_code"]``).
+
+        Returns the numbers skipped per record because already in use (see :meth:`_allocate`).
+        """
+        requests = [
+            CodeRequest(
+                rule=p.rule,
+                group=p.plan.group,
+                prefix=p.plan.prefix,
+                given=p.plan.given,
+                given_code=p.vals.get("archival_code") if p.plan.given is not None else None,
+            )
+            if p.rule is not None and p.plan.group is not None
+            else None
+            for p in preps
+        ]
+        codes, skipped = number_codes(session, requests)
+        self._cache(session)["groups"].update(r.group for r in requests if r is not None)
+        for n, code in codes.items():
+            preps[n].vals["archival_code"] = code
+        return skipped
 
     def _allocate(
         self, session: Session, rule: CodeRule, group: str, prefix: str

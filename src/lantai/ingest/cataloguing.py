@@ -3,16 +3,18 @@
 Public API: :func:`write_catalogue` → :class:`CatalogueResult`.
 
 Every record the sender declared becomes a catalogue row through
-:meth:`lantai.catalogue.Catalogue.create_record` (so the scheme, 必著 and 档号 rules apply, and
-each record gets its ``catalogue:record:created`` event), under a 类别 obtained with
-:meth:`~lantai.catalogue.Catalogue.ensure_series` exactly as the spreadsheet importer groups
-rows: one series per 门类 and 年度, titled "文书档案 2011年". Each record's files are linked to
-their place in the AIP (``record_files``: AIP id, path, size, SHA-256, SM3, format), and the full
-texts extracted during the checks are stored with :func:`lantai.search.add_text`.
+:meth:`lantai.catalogue.Catalogue.create_records` — the scheme, 必著 and 档号 rules of
+``create_record`` apply to each, the 档号 are numbered in bulk, and the whole transfer is logged
+by ONE ``catalogue:records:created`` event (transfer, AIP, id range and ``[id, 电子文件号, 档号]``
+of every record) — under a 类别 obtained with :meth:`~lantai.catalogue.Catalogue.ensure_series`
+exactly as the spreadsheet importer groups rows: one series per 门类 and 年度, titled "文书档案
+2011年". Each record's files are linked to their place in the AIP (``record_files``: AIP id,
+path, size, SHA-256, SM3, format) in one statement, and the full texts extracted during the
+checks are stored with :func:`lantai.search.texts.add_texts` (one ``catalogue:texts:added`` event).
 
-Like the importer, every record is tried so that the problem list is complete; if any failed,
-:class:`~lantai.errors.ValidationFailed` is raised with all of them and the caller's transaction
-must be rolled back (nothing of the transfer is then in the catalogue).
+Like the importer, every record is checked so that the problem list is complete; if any failed,
+:class:`~lantai.errors.ValidationFailed` is raised with all of them and nothing is written (the
+caller's transaction must be rolled back all the same: a 类别 may have been created).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lantai.archival import Level
+from lantai.catalogue.service import NewRecord
 from lantai.errors import Problem, ValidationFailed
 from lantai.ingest.transfer import Transfer
 from lantai.instance import Instance
@@ -113,7 +116,7 @@ def write_catalogue(
     progress: Callable[[int, int], None] | None = None,
 ) -> CatalogueResult:
     """Create the transfer's records, their file links and texts in ``s`` (see module doc)."""
-    from lantai.search import TextSource, add_text
+    from lantai.search.texts import TextSource, add_texts
 
     fonds, cat = target_of(inst, s, transfer, fonds_code, category)
     scheme = inst.domain.scheme_for(cat)
@@ -122,10 +125,10 @@ def write_catalogue(
     texts = texts or {}
     result = CatalogueResult(fonds_id=fonds.id)
     problems: list[Problem] = []
-    links: list[dict[str, Any]] = []
-    pending_texts: list[tuple[int, str, str]] = []
+    drafts: list[NewRecord] = []
+    sources = []
     total = len(transfer.records)
-    for n, rec in enumerate(transfer.records, 1):
+    for rec in transfer.records:
         values: dict[str, Any] = {}
         for key, value in rec.values.items():
             if value is None or value == "" or key in _TARGET_KEYS:
@@ -137,9 +140,9 @@ def write_catalogue(
         year = _year(values)
         title = f"{label}档案 {year}年" if year else f"{label}档案"
         where = rec.location or rec.key
-        try:
-            series_id = result.series.get(title)
-            if series_id is None:
+        series_id = result.series.get(title)
+        if series_id is None:
+            try:
                 series = inst.catalogue.ensure_series(
                     s,
                     actor,
@@ -149,25 +152,43 @@ def write_catalogue(
                     year=year,
                     event_detail={"transfer": transfer_uid},
                 )
-                series_id = result.series[title] = series.id
-            level = rec.level if rec.level in _LEVELS else Level.ITEM
-            record = inst.catalogue.create_record(
-                s,
-                actor,
+            except ValidationFailed as exc:
+                problems.extend(replace(p, file=p.file or where) for p in exc.problems)
+                continue
+            series_id = result.series[title] = series.id
+        level = rec.level if rec.level in _LEVELS else Level.ITEM
+        drafts.append(
+            NewRecord(
                 parent_id=series_id,
                 level=level,
                 values=values,
                 category=cat,
-                event_detail={
-                    "transfer": transfer_uid,
-                    "aip": aip_id,
-                    "record_key": rec.key,
-                    "submitted_by": submitted_by,
-                },
+                key=rec.key,
+                where=where,
             )
-        except ValidationFailed as exc:
-            problems.extend(replace(p, file=p.file or where) for p in exc.problems)
-            continue
+        )
+        sources.append(rec)
+    if progress is not None:
+        progress(0, total)
+    created = []
+    try:
+        created = inst.catalogue.create_records(
+            s,
+            actor,
+            drafts,
+            event_detail={
+                "transfer": transfer_uid,
+                "aip": aip_id,
+                "submitted_by": submitted_by,
+            },
+        )
+    except ValidationFailed as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ValidationFailed("移交未编目：部分条目不符合著录规则", problems)
+    links: list[dict[str, Any]] = []
+    pending_texts: list[tuple[int, str, str, str]] = []
+    for rec, record in zip(sources, created, strict=True):
         result.records.append((rec.key, record.id, record.archival_code))
         for position, path in enumerate(rec.files):
             f = files.get(path)
@@ -191,18 +212,13 @@ def write_catalogue(
             )
             text = texts.get(path)
             if text and text.strip():
-                pending_texts.append((record.id, path, text))
-        if progress is not None and (n % 50 == 0 or n == total):
-            progress(n, total)
-    if problems:
-        raise ValidationFailed("移交未编目：部分条目不符合著录规则", problems)
-    # File links in one statement; then the texts (each with its event), after every record
-    # exists so the inserts are not split up by autoflushes.
+                pending_texts.append((record.id, path[-200:], TextSource.EXTRACTED.value, text))
     if links:
         s.execute(insert(RecordFile), links)
     result.files = len(links)
-    for record_id, path, text in pending_texts:
-        add_text(inst, actor, record_id, path[-200:], TextSource.EXTRACTED.value, text, session=s)
+    add_texts(inst, actor, pending_texts, session=s, event_detail={"transfer": transfer_uid})
     result.texts = len(pending_texts)
     s.flush()
+    if progress is not None:
+        progress(total, total)
     return result

@@ -7,7 +7,8 @@ Public API:
   reader already hashed while writing them (unpacking, base64 decoding) are skipped, so no byte
   is hashed twice. Extra algorithms the sender declared (a BagIt ``manifest-md5.txt``…) are
   computed in the same read and returned, so declared digests can be verified without a second
-  read.
+  read. ``copy_to`` copies a file while it is hashed (the readers do it for the small files of a
+  sender's folder read in place), so the AIP links that copy — exactly the bytes hashed.
 - :class:`HashingWriter` — a file writer that hashes what it writes (SHA-256 + SM3 + extras):
   how unpacking and the EEP reader stage bytes without reading them back.
 - :class:`BackgroundHashes` — SHA-256 + SM3 of a second byte stream on a worker thread.
@@ -223,18 +224,38 @@ def hash_file(
     extra: Iterable[str] = (),
     buffer: bytearray | None = None,
     progress: Progress | None = None,
+    copy_to: Path | None = None,
 ) -> FileHashes:
-    """SHA-256 + SM3 (+ ``extra``) of one file, in one read."""
+    """SHA-256 + SM3 (+ ``extra``) of one file, in one read.
+
+    With ``copy_to`` the bytes read are also written to that new file (created exclusively,
+    removed again on any error): a copy whose digests are exactly the ones returned.
+    """
     hashes = FileHashes(extra)
     buf = buffer if buffer is not None else bytearray(CHUNK)
     view = memoryview(buf)
+    out = None
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         with os.fdopen(fd, "rb", buffering=0, closefd=True) as f:
+            if copy_to is not None:
+                copy_to.parent.mkdir(parents=True, exist_ok=True)
+                out = copy_to.open("xb", buffering=0)
             while n := f.readinto(view):
-                hashes.update(view[:n])
+                chunk = view[:n]
+                if out is not None:
+                    out.write(chunk)
+                hashes.update(chunk)
                 if progress is not None:
                     progress(n)
+        if out is not None:
+            out.close()
+    except BaseException:
+        if out is not None:
+            out.close()
+            assert copy_to is not None
+            copy_to.unlink(missing_ok=True)
+        raise
     finally:
         view.release()
     return hashes
@@ -247,6 +268,7 @@ def hash_files(
     extra: Callable[[TransferFile], Iterable[str]] | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    copy_to: Callable[[TransferFile], Path | None] | None = None,
 ) -> list[dict[str, str] | None]:
     """Fill SHA-256 and SM3 of every file lacking them; return every digest computed.
 
@@ -254,6 +276,8 @@ def hash_files(
     SM3 and the further algorithms ``extra(file)`` asked for, computed in the same read), None
     for a file skipped because it already carried both digests (unless ``force``).
     ``progress`` receives byte counts (called from worker threads, serialised by a lock).
+    ``copy_to(file)`` names a new file to copy it to while it is hashed (None: no copy); the
+    file's ``local`` then becomes the copy, so later steps use exactly the bytes hashed.
     """
     todo = [i for i, f in enumerate(files) if force or f.sha256 is None or f.sm3 is None]
     algorithms = extra or (lambda f: ())
@@ -274,11 +298,16 @@ def hash_files(
     def one(i: int) -> None:
         tf = files[i]
         buf = buffers.get()
+        target = copy_to(tf) if copy_to is not None else None
         try:
-            h = hash_file(tf.local, extra=algorithms(tf), buffer=buf, progress=report)
+            h = hash_file(
+                tf.local, extra=algorithms(tf), buffer=buf, progress=report, copy_to=target
+            )
         finally:
             buffers.put(buf)
         tf.sha256, tf.sm3, tf.size = h.sha256, h.sm3, h.size
+        if target is not None:
+            tf.local = target
         out[i] = h.all()
 
     if workers <= 1 or len(todo) <= 1:

@@ -50,7 +50,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lantai.audit import EventType, Outcome
-from lantai.errors import InputError, LantaiError, ValidationFailed
+from lantai.errors import InputError, ValidationFailed
 from lantai.ingest.aip import AipSpec, build_aip
 from lantai.ingest.cataloguing import write_catalogue
 from lantai.ingest.checks import (
@@ -64,6 +64,7 @@ from lantai.ingest.checks import (
     run_checks,
 )
 from lantai.ingest.checks._core import CheckOutcome, bindings
+from lantai.ingest.fulltexts import document_texts, plain_texts
 from lantai.ingest.report import REPORT_NAME, TransferFacts, report_data, write_reports
 from lantai.ingest.service import (
     INGEST_ACTOR,
@@ -73,7 +74,7 @@ from lantai.ingest.service import (
     work_dir,
 )
 from lantai.ingest.snapshot import read_snapshot, write_snapshot
-from lantai.ingest.transfer import FileRole, SourceKind, Transfer
+from lantai.ingest.transfer import SourceKind, Transfer
 from lantai.instance import Instance
 from lantai.jobs import PermanentJobError
 from lantai.storage import ObjectStore, open_store
@@ -87,7 +88,6 @@ SNAPSHOT = "transfer.json"
 TEXTS = "texts.json"
 REPORT_DIR = "report"
 PACKAGE_DIR = "package"
-MAX_TEXT_BYTES = 10 << 20
 
 Progress = Callable[..., None]  # (step, done=None, total=None, *, message="", persist=True)
 
@@ -206,8 +206,8 @@ class Pipeline:
     # -- stage -----------------------------------------------------------------------------------
 
     def _stage(self, row: IngestTransfer) -> None:
-        from lantai.formats.identify import identify_many
         from lantai.ingest.digests import hash_files
+        from lantai.ingest.identifying import identify_files
         from lantai.ingest.readers import read_transfer
 
         settings = self.inst.settings
@@ -263,7 +263,7 @@ class Pipeline:
         unknown = [f for f in transfer.files if f.format is None]
         self.progress("identify", 0, len(unknown))
         t2 = time.perf_counter()
-        found = identify_many([f.local for f in unknown], workers=settings.ingest_workers)
+        found = identify_files([f.local for f in unknown], workers=settings.ingest_workers)
         for f in unknown:
             f.format = found.get(f.local)
         ident_s = time.perf_counter() - t2
@@ -450,7 +450,7 @@ class Pipeline:
         t2 = time.perf_counter()
         decision = report.decision
         if decision is not Decision.REJECT:
-            texts = _texts(ctx.cache, transfer)
+            texts = document_texts(ctx.cache, transfer)  # plain texts: read when cataloguing
             (work / TEXTS).write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         failed = [o.spec.code for o in report.outcomes if o.status is Status.FAILED]
         manual = [o.spec.code for o in report.outcomes if o.status is Status.MANUAL]
@@ -594,6 +594,7 @@ class Pipeline:
         transfer = self._snapshot(row)
         texts_file = work / TEXTS
         texts = json.loads(texts_file.read_text(encoding="utf-8")) if texts_file.exists() else {}
+        texts.update(plain_texts(transfer))
         total = len(transfer.records)
         self.progress("catalogue", 0, total, message="编目入库")
         t0 = time.perf_counter()
@@ -661,40 +662,3 @@ def _blocking_failures(report_json: Path) -> list[str]:
         for item in data.get("items", [])
         if item.get("blocking") and item.get("status") == Status.FAILED.value
     ]
-
-
-def _texts(cache: Mapping[str, Any], transfer: Transfer) -> dict[str, str]:
-    """Full texts of the content files, from what the checks already opened where possible."""
-    out: dict[str, str] = {}
-    inspections = cache.get("inspections", {})
-    for f in transfer.files:
-        if f.role is not FileRole.CONTENT:
-            continue
-        found = inspections.get(f.path)
-        ofd = getattr(found, "ofd", None)
-        pages = getattr(ofd, "texts", None)
-        try:
-            if pages is None and f.format is not None and f.format.puid == "lantai/ofd":
-                from lantai.formats.ofd import page_texts
-
-                pages = page_texts(f.local)
-            is_text = f.format is not None and f.format.mime == "text/plain"
-            if pages is None and is_text and f.size <= MAX_TEXT_BYTES:
-                pages = [_decode_text(f.local.read_bytes())]
-        except (LantaiError, OSError, ValueError) as exc:
-            log.info("no text from %s: %s", f.path, exc)
-            continue
-        if pages:
-            text = "\n".join(p for p in pages if p).replace("\x00", "")
-            if text.strip():
-                out[f.path] = text
-    return out
-
-
-def _decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return ""

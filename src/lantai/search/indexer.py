@@ -5,8 +5,10 @@
   each commit) and, on start and then every ``interval`` seconds (or at once when notified),
   applies the events after it: for each record an event names, delete its document and, if the
   record is active, add it again from the database row (never from the event detail). Bulk
-  generation logs one ``catalogue:records:generated`` event per batch naming an id range; the range
-  is re-read the same way. Applying is idempotent, so a crash at any point only repeats work.
+  writes log one event per batch: ``catalogue:records:generated`` (the generator) and
+  ``catalogue:records:created`` (``Catalogue.create_records``, used by ingest) name an id range,
+  ``catalogue:texts:added`` a list of record ids; those records are re-read the same way.
+  Applying is idempotent, so a crash at any point only repeats work.
 * **Rebuild.** A new generation is filled from the database (analysis in worker processes when the
   catalogue is large), caught up from the event log to the sequence number read before the scan
   started, then — under the live lock — caught up to the head and swapped in. Searches keep using
@@ -55,40 +57,44 @@ log = logging.getLogger("lantai.search")
 Progress = Callable[[int], None]
 
 _SKIP_ACTIONS = frozenset({EventType.CATALOGUE_EXPORT_CREATED.value})
-_RANGE_ACTION = EventType.CATALOGUE_RECORDS_GENERATED.value
+# Batch events: an id range (records generated or created in bulk), or a list of record ids.
+_RANGE_ACTIONS = frozenset(
+    {EventType.CATALOGUE_RECORDS_GENERATED.value, EventType.CATALOGUE_RECORDS_CREATED.value}
+)
+_ID_LIST_ACTIONS = frozenset({EventType.CATALOGUE_TEXTS_ADDED.value})
 EVENT_BATCH = 1000
 ROW_BATCH = 5000
 LIVE_HEAP = 64_000_000
 BUILD_HEAP = 400_000_000
 
 
-def _row_select() -> Select[*tuple[Any, ...]]:
-    fonds = aliased(Record)
-    return select(
-        Record.id,
-        Record.level,
-        fonds.archival_code,
-        Record.category,
-        Record.archival_code,
-        Record.title,
-        Record.responsible,
-        Record.date,
-        Record.year,
-        Record.retention,
-        Record.security_level,
-        Record.security_rank,
-        Record.open_status,
-        Record.doc_number,
-        type_coerce(Record.fields, Text),  # raw JSON on SQLite: parsed once per distinct value
-        Record.lifecycle,
-    ).outerjoin(fonds, fonds.id == Record.fonds_id)
+_FONDS = aliased(Record, name="fonds_record")
+# What the indexer reads of a record (built once, so SQLAlchemy compiles it once).
+_ROWS: Select[*tuple[Any, ...]] = select(
+    Record.id,
+    Record.level,
+    _FONDS.archival_code,
+    Record.category,
+    Record.archival_code,
+    Record.title,
+    Record.responsible,
+    Record.date,
+    Record.year,
+    Record.retention,
+    Record.security_level,
+    Record.security_rank,
+    Record.open_status,
+    Record.doc_number,
+    type_coerce(Record.fields, Text),  # raw JSON on SQLite: parsed once per distinct value
+    Record.lifecycle,
+).outerjoin(_FONDS, _FONDS.id == Record.fonds_id)
 
 
 def record_rows(
     session: Session, where: ColumnElement[bool], limit: int | None = None
 ) -> list[RecordRow]:
     """Rows to index, in id order (Core execution: no ORM row processing on this hot path)."""
-    q = _row_select().where(where).order_by(Record.id)
+    q = _ROWS.where(where).order_by(Record.id)
     if limit is not None:
         q = q.limit(limit)
     return [RecordRow(*r) for r in session.connection().execute(q)]
@@ -97,7 +103,8 @@ def record_rows(
 def _texts(session: Session, where: ColumnElement[bool]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     q = select(RecordText.record_id, RecordText.text).where(where)
-    for rid, text in session.execute(q.order_by(RecordText.record_id, RecordText.id)):
+    rows = session.connection().execute(q.order_by(RecordText.record_id, RecordText.id))
+    for rid, text in rows:
         out.setdefault(int(rid), []).append(text)
     return out
 
@@ -492,12 +499,17 @@ def _targets(events: Sequence[Any]) -> tuple[set[int], list[tuple[int, int]]]:
     for _seq, action, object_type, object_id, detail in events:
         if not action.startswith("catalogue:") or action in _SKIP_ACTIONS:
             continue
-        if action == _RANGE_ACTION:
+        if action in _RANGE_ACTIONS:
             try:
                 d = json.loads(detail)
                 ranges.append((int(d["first_id"]), int(d["last_id"])))
             except (ValueError, KeyError, TypeError):
                 log.warning("event %s: no id range in %r", _seq, detail[:200])
+        elif action in _ID_LIST_ACTIONS:
+            try:
+                ids.update(int(i) for i in json.loads(detail)["record_ids"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("event %s: no record ids in %r", _seq, detail[:200])
         elif object_type == "record" and str(object_id).isdigit():
             ids.add(int(object_id))
     return ids, ranges

@@ -114,9 +114,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = None
-        search = await run_in_threadpool(
-            lambda: SearchRuntime.start(instance, index=background)
-        )
+        search = await run_in_threadpool(lambda: SearchRuntime.start(instance, index=background))
         app.state.search = search
         if background:
             runner = InProcessRunner(instance, default_registry())

@@ -253,7 +253,9 @@ def _read_eep_set(
                 modified=sf.modified,
             )
         )
-    hash_and_verify(others, workers=ctx.workers, notes=ctx.notes, progress=ctx.progress)
+    hash_and_verify(
+        others, workers=ctx.workers, notes=ctx.notes, progress=ctx.progress, staging=ctx.staging
+    )
     transfer = eep_transfer(
         ctx,
         results,

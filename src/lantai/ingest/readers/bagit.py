@@ -595,6 +595,7 @@ def read_bag(
         notes=notes,
         progress=ctx.progress,
         precomputed=_by_index(precomputed, files, tags, payload),
+        staging=ctx.staging,
     )
     _verify_digests(files, computed, report)
     eep_files = [tf for tf in payload.values() if tf.path.lower().endswith(".eep")]

@@ -63,6 +63,11 @@ __all__ = [
     "scan_directory",
 ]
 
+# Files up to this size that are read in place are copied into staging while they are hashed
+# (measured: below it the per-file cost of a later copy dominates; above it the kernel copy
+# the AIP makes is cheaper than writing from the hashing loop).
+COPY_WHILE_HASHING_MAX = 256 << 10
+
 
 class TransferUnreadable(InputError):
     """No transfer could be read from what was received; nothing was staged."""
@@ -290,6 +295,7 @@ def hash_and_verify(
     notes: list[TransferNote],
     progress: Callable[[int], None] | None = None,
     precomputed: Mapping[int, Mapping[str, str]] | None = None,
+    staging: Path | None = None,
 ) -> list[dict[str, str]]:
     """Hash every file once (SHA-256 + SM3 + every other algorithm it declares) and record a
     GD-1-1 error note for each declared digest that does not match; return every digest.
@@ -299,6 +305,13 @@ def hash_and_verify(
     ``precomputed`` (index in ``files`` → algorithm → hex) are digests computed while staging
     (unpacking): a file is read again only when it declares an algorithm not among them. The
     result is aligned with ``files``.
+
+    With ``staging``, a small file outside it (a sender's folder read in place; at most
+    :data:`COPY_WHILE_HASHING_MAX` bytes) is copied to ``staging/copies/<role>/<path>`` in the
+    same read and its ``local`` becomes the copy: every later step — checks, texts, the AIP
+    (which links staged files) — then sees exactly the bytes that were hashed. For small files
+    this is cheaper than the AIP copying them later (per-file costs dominate); larger ones are
+    copied by the AIP in the kernel, which is faster than writing them from the hashing loop.
     """
     precomputed = precomputed or {}
     extra: dict[int, list[str]] = {}
@@ -324,8 +337,21 @@ def hash_and_verify(
     for a in sorted(unknown):
         notes.append(note("GD-1-1", f"发送方声明了无法计算的摘要算法「{a}」，未核验", error=False))
     index = {id(f): i for i, f in enumerate(files)}
+    copy_to = None
+    if staging is not None:
+        root = staging
+
+        def copy_to(f: TransferFile) -> Path | None:
+            if f.size > COPY_WHILE_HASHING_MAX or f.local.is_relative_to(root):
+                return None
+            return root / "copies" / f.role.value / f.path
+
     fresh = hash_files(
-        files, workers=workers, extra=lambda f: extra.get(index[id(f)], ()), progress=progress
+        files,
+        workers=workers,
+        extra=lambda f: extra.get(index[id(f)], ()),
+        progress=progress,
+        copy_to=copy_to,
     )
     computed: list[dict[str, str]] = [
         dict(new) if new is not None else dict(precomputed.get(i, {}))

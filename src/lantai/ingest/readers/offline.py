@@ -431,7 +431,9 @@ def read_offline(
     )
     if meta.process is not None:
         read_process(ctx, meta.process, display=meta.process.name, records=records, notes=notes)
-    hash_and_verify(files, workers=ctx.workers, notes=notes, progress=ctx.progress)
+    hash_and_verify(
+        files, workers=ctx.workers, notes=notes, progress=ctx.progress, staging=ctx.staging
+    )
     return Transfer(
         uid=uid or new_uid(),
         kind=SourceKind.OFFLINE,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from lantai.audit.events import EventType
 from lantai.security import Actor, Perm
 from lantai.store import Event
 from lantai.web.api.schemas import (
@@ -186,15 +189,21 @@ def withdraw_record(
 def record_history(
     record_id: RecordId, request: Request, actor: Actor = require(Perm.CATALOGUE_RECORD_READ)
 ) -> list[dict[str, object]]:
+    """The record's own events and the batch events that include it (bulk creation by ingest or
+    the generator names an id range on the 全宗; bulk full texts list record ids)."""
     inst = get_instance(request)
     with inst.db.read() as s:
-        inst.catalogue.get(s, actor, record_id)
-        rows = s.scalars(
-            select(Event)
-            .where(Event.object_type == "record", Event.object_id == str(record_id))
-            .order_by(Event.seq.desc())
-            .limit(200)
-        ).all()
+        rec = inst.catalogue.get(s, actor, record_id)
+        rows = list(
+            s.scalars(
+                select(Event)
+                .where(Event.object_type == "record", Event.object_id == str(record_id))
+                .order_by(Event.seq.desc())
+                .limit(200)
+            )
+        )
+        rows += _batch_events(s, record_id, rec.fonds_id)
+        rows.sort(key=lambda e: e.seq, reverse=True)
         return [
             {
                 "seq": e.seq,
@@ -204,5 +213,48 @@ def record_history(
                 "outcome": e.outcome,
                 "detail": e.detail,
             }
-            for e in rows
+            for e in rows[:200]
         ]
+
+
+_RANGE_ACTIONS = (
+    EventType.CATALOGUE_RECORDS_CREATED.value,
+    EventType.CATALOGUE_RECORDS_GENERATED.value,
+)
+
+
+def _batch_events(s: Session, record_id: int, fonds_id: int | None) -> list[Event]:
+    """Batch events naming ``record_id``: the range event that created it, then the bulk text
+    events logged since (only those can include it)."""
+    if fonds_id is None:
+        return []
+    created = [
+        e
+        for e in s.scalars(
+            select(Event).where(
+                Event.object_type == "fonds",
+                Event.object_id == str(fonds_id),
+                Event.action.in_(_RANGE_ACTIONS),
+            )
+        )
+        if int(_detail(e).get("first_id", 0)) <= record_id <= int(_detail(e).get("last_id", -1))
+    ]
+    since = min((e.seq for e in created), default=0)
+    texts = [
+        e
+        for e in s.scalars(
+            select(Event).where(
+                Event.action == EventType.CATALOGUE_TEXTS_ADDED.value, Event.seq >= since
+            )
+        )
+        if record_id in (_detail(e).get("record_ids") or ())
+    ]
+    return created + texts
+
+
+def _detail(e: Event) -> dict[str, Any]:
+    try:
+        value = json.loads(e.detail or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
