@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import sqlite3
 import statistics
@@ -39,6 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from benchlib import load_average, log, machine
 from lantai.demo.generator import generate_records, generate_wide_series
 from lantai.instance import Instance
 from lantai.security import Actor
@@ -51,31 +51,7 @@ PAGE = 50
 RUNS = 9
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # -- machine ----------------------------------------------------------------------------------------
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def _pg_version(admin_url: str) -> tuple[str | None, str | None]:
@@ -88,19 +64,6 @@ def _pg_version(admin_url: str) -> tuple[str | None, str | None]:
             return (str(row[0]) if row else "unknown"), None
     except Exception as exc:
         return None, f"PostgreSQL not reachable at {admin_url}: {exc}".strip()
-
-
-def machine(pg_version: str | None, load: list[float]) -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": _ram_gib(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "postgres": pg_version,
-        "load_average_at_start": load,
-        "platform": platform.platform(),
-    }
 
 
 # -- instances ---------------------------------------------------------------------------------------
@@ -326,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     records = args.records or (20_000 if args.quick else 1_000_000)
     started = time.perf_counter()
-    load = [round(x, 2) for x in os.getloadavg()]
+    load = load_average()
 
     pg_version: str | None = None
     pg_problem: str | None = "skipped (--no-postgres)"
@@ -380,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     results["date"] = date.today().isoformat()
     report = {
         "bench": "catalogue",
-        "machine": machine(pg_version, load),
+        "machine": machine(load, sqlite=sqlite3.sqlite_version, postgres=pg_version),
         "results": results,
         "goals": goals(results),
     }

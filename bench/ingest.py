@@ -39,7 +39,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import random
 import shutil
 import sys
@@ -53,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from benchlib import log, machine
 from lantai.crypto.digest import new_sm3
 from lantai.ingest.service import Submission, submit
 from lantai.instance import Instance
@@ -65,41 +65,7 @@ UNIT = "示范市人民政府办公室"
 CHUNK = 1 << 20
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # -- machine ----------------------------------------------------------------------------------------
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": _ram_gib(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 # -- data -------------------------------------------------------------------------------------------

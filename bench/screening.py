@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import re
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from benchlib import log, machine
 from lantai.appraisal.screening import Screener, TextPart, load_rules
 
 SENTENCES = [
@@ -49,30 +46,6 @@ SPRINKLES = [
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明"
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average_at_start": list(os.getloadavg()),
-        "platform": platform.platform(),
-    }
 
 
 def _id18(r: random.Random) -> str:

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import re
 import resource
@@ -50,6 +48,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from benchlib import load_average, log, machine
 from lantai.demo.generator import generate_records, load_vocabulary
 from lantai.instance import Instance
 from lantai.search import Indexer, SearchHome, SearchParams, SearchReader, SearchService
@@ -71,50 +70,13 @@ FACET_COLUMNS = {
 }
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # -- machine ------------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def machine(load: list[float]) -> dict[str, Any]:
+def _engines() -> dict[str, str]:
     import tantivy
 
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": _ram_gib(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "tantivy": getattr(tantivy, "__version__", "?"),
-        "load_average_at_start": load,
-        "platform": platform.platform(),
-    }
-
-
-def _load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
+    return {"sqlite": sqlite3.sqlite_version, "tantivy": getattr(tantivy, "__version__", "?")}
 
 
 def _peak_mib() -> dict[str, float]:
@@ -397,7 +359,7 @@ def phase_build(home: Path, index: Path, workers: int) -> dict[str, Any]:
     shutil.rmtree(index, ignore_errors=True)
     indexer = Indexer(inst, SearchHome(index), workers=workers)
     assert indexer.acquire()
-    load = _load()
+    load = load_average()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     report = indexer.rebuild()
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -416,7 +378,7 @@ def phase_build(home: Path, index: Path, workers: int) -> dict[str, Any]:
         "index_bytes": report.size_bytes,
         "index_bytes_per_record": round(report.size_bytes / max(1, report.records), 1),
         "workers": workers,
-        "load_average": {"start": load, "end": _load()},
+        "load_average": {"start": load, "end": load_average()},
         "peak_memory": _peak_mib(),
     }
 
@@ -426,9 +388,9 @@ def phase_queries(home: Path, index: Path, n: int, rebuild: bool, workers: int) 
     reader = SearchReader(SearchHome(index))
     service = SearchService(inst, reader)
     cases = query_mix(inst, n)
-    load = _load()
+    load = load_average()
     out: dict[str, Any] = run_mix(service, cases)
-    out["load_average"] = {"start": load, "end": _load()}
+    out["load_average"] = {"start": load, "end": load_average()}
     out["cases"] = [asdict(c) for c in cases]
     if rebuild:
         out["rebuild_under_load"] = rebuild_under_load(
@@ -765,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
         a.fts5_budget = min(a.fts5_budget, 20)
     a.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    load = _load()
+    load = load_average()
     results: dict[str, Any] = {}
     failed = False
     for size in sizes:
@@ -779,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     results["date"] = date.today().isoformat()
     report = {
         "bench": "search",
-        "machine": {**machine(load), "load_average_at_end": _load()},
+        "machine": {**machine(load, **_engines()), "load_average_at_end": load_average()},
         "results": results,
         "goals": goals(results, sizes, a.rebuild_at),
     }
