@@ -4,81 +4,39 @@ confirm the flagged items."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from factories import create_fonds
 from ingest.builders import make_bag, sample_items
 from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, default_registry
 from lantai.security import Actor
-from lantai.web.api import transfers as transfers_api
-from lantai.web.app import ROUTERS, create_app
-from lantai.web.pages import transfers as transfer_pages
-from web_support import PASSWORD
+from lantai.web.app import create_app
+from web_support import BROWSER_MARKS, PASSWORD, chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian chromium is not installed (scripts/bootstrap.sh installs it)",
-    ),
-]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def server(web_instance: Instance) -> Iterator[str]:
-    extra = tuple(r for r in (transfers_api.router, transfer_pages.router) if r not in ROUTERS)
-    app = create_app(web_instance, extra_routers=extra)
+    app = create_app(web_instance)
     runner = InProcessRunner(web_instance, default_registry(), poll_seconds=0.5)
     runner.start()
     app.state.jobs = runner  # what the app's start-up hook does in `lantai serve`
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    runner.stop()
+    try:
+        with served(app) as url:
+            yield url
+    finally:
+        runner.stop()
 
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = browser.new_context(locale="zh-CN")
-        yield context.new_page()
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_context(locale="zh-CN").new_page()
 
 
 def test_upload_watch_report_review(

@@ -3,46 +3,20 @@ record, in the staff UI and in the public portal, and the portal shows 开放 re
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from factories import create_fonds, create_series, item_values
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.security import Actor
 from search_support import running_search, search_app
-from web_support import PASSWORD
+from web_support import BROWSER_MARKS, PASSWORD, chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian chromium is not installed (scripts/bootstrap.sh installs it)",
-    ),
-]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
+pytestmark = BROWSER_MARKS
 OP = Actor.operator()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -68,31 +42,14 @@ def records(web_instance: Instance) -> dict[str, int]:
 @pytest.fixture
 def server(web_instance: Instance, records: dict[str, int]) -> Iterator[str]:
     app = search_app(web_instance)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        with running_search(app, web_instance):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with served(app) as url, running_search(app, web_instance):
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_traditional_query_finds_simplified_record(
