@@ -27,7 +27,10 @@ test: setup
 	$(PY) bench/catalogue.py --quick > /dev/null
 	$(PY) bench/search.py --quick > /dev/null
 	$(PY) bench/screening.py --quick > /dev/null
+	$(PY) bench/fixity.py --quick > /dev/null
 	$(PY) bench/ingest.py --quick > /dev/null
+	$(PY) bench/ocr.py --quick > /dev/null
+	$(PY) bench/dashboard.py --quick > /dev/null
 
 test-fast:
 	$(PY) -m pytest -x -q -m "not browser and not postgres"

@@ -12,7 +12,8 @@ want_services=0
 # Debian packages the system needs at run time (fonts for PDF/UI, chromium for browser tests)
 # and at build time (python venv/headers). Tools that later capabilities need are added here.
 DEB_PACKAGES=(python3 python3-venv python3-dev build-essential libmagic1 clamav clamav-daemon ffmpeg
-  fonts-wqy-microhei fonts-noto-cjk chromium)
+  fonts-wqy-microhei fonts-noto-cjk chromium tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra
+  poppler-utils)
 DEB_SERVICES=(postgresql redis-server)
 
 SUDO=""

@@ -35,6 +35,7 @@ def test_ingest_path_accepts_reports_and_reviews(
     r = cli.invoke(ingest_app, [str(bag), "--fonds", "Z109", "--category", "文书"])
     assert r.exit_code == 0, r.output
     assert "已完成" in r.output and "已编目 2 条" in r.output
+    assert "存储策略：各副本已齐全" in r.output  # the policy's copies are made before it returns
     (row,) = _rows(instance)
     assert row.state == "done" and row.category == "WS"
 

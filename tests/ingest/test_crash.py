@@ -110,7 +110,7 @@ def _check_crash_and_resume(inst: Instance, point: str, package: Path) -> None:
     assert not created and again.uid == row.uid
     # The dead worker's job is taken over at once (its process is gone) and finished.
     ran = InProcessRunner(inst, default_registry()).run_until_idle()
-    assert ran == 1
+    assert ran == 2  # the transfer, then the replication of its AIP (storage policy)
     row = _transfer(inst)
     assert row.state == TransferState.DONE, row.error
     assert _counts(inst) == {

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factories import create_fonds, create_series, item_values
+from lantai.appraisal.publication import publish_all_open
 from lantai.archival import Level
 from lantai.cli.search import search_app
 from lantai.instance import Instance
@@ -35,6 +36,8 @@ def cli(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
                 level=Level.ITEM,
                 values=item_values(title=title, open_status=status),
             )
+    # 开放 is not public until published (上网审查)
+    publish_all_open(instance, OP, reason="测试：公布开放条目")
     return CliRunner()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from factories import create_fonds, create_series
+from lantai.appraisal.publication import publish_all_open
 from lantai.search import SearchResults, Visibility, add_text
 from lantai.security import Actor, Perm
 from lantai.store import Record
@@ -55,6 +56,7 @@ def records(any_kit: SearchKit) -> dict[str, int]:
         ),
     }
     add_text(kit.inst, OP, made["top"].id, "正文", "ocr", "此件述及绝无仅有的青铜密钥字样。")
+    publish_all_open(kit.inst, OP, reason="测试：开放条目经上网审查后公布")
     kit.sync()
     return {k: v.id for k, v in made.items()}
 

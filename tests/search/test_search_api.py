@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from conftest import make_settings
 from factories import create_fonds, create_series, item_values
+from lantai.appraisal.publication import publish_all_open
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.search import add_text
@@ -89,6 +90,7 @@ def ids(shared: Instance) -> dict[str, int]:
         "extracted",
         "为方便群众查阅档案，市档案馆每周一至周五开放。",
     )
+    publish_all_open(inst, OP, reason="测试：开放条目经上网审查后公布")
     return made
 
 

@@ -59,7 +59,10 @@ def test_public_routes_are_few() -> None:
         "GET /",
         "GET /api/docs",
         "GET /api/health",
-        "GET /api/public/search",  # finds 开放 records only (tests/search/test_permissions.py)
+        # the published, masked 开放档案目录 (tests/publication/test_publication.py)
+        "GET /api/public/open-catalogue/{level}.{fmt}",
+        # finds published 开放 records only (tests/search/test_permissions.py, tests/publication)
+        "GET /api/public/search",
         "GET /login",
         "GET /public/search",
         "POST /api/auth/login",

@@ -1,5 +1,5 @@
 """Search in a real browser (Debian chromium): a traditional-character query finds a simplified
-record, in the staff UI and in the public portal, and the portal shows 开放 records only."""
+record, in the staff UI and in the public portal, and the portal shows published 开放 records only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from factories import create_fonds, create_series, item_values
+from lantai.appraisal.publication.service import publish_all_open
 from lantai.archival import Level
 from lantai.instance import Instance
 from lantai.security import Actor
@@ -36,6 +37,9 @@ def records(web_instance: Instance) -> dict[str, int]:
                 level=Level.ITEM,
                 values=item_values(title=title, open_status=status),
             ).id
+    publish_all_open(
+        web_instance, OP, reason="上网审查通过"
+    )  # the portal shows published 开放 only
     return out
 
 

@@ -7,9 +7,11 @@ A record is a candidate when it is active, is a review unit (a 案卷, or a 件 
   for it: its own ``year``, the end year of its own ``date`` (``20190101-20191231`` → 2019), and for
   a 案卷 the latest year of any of its 件 (via ``record_closure``).
 * ``early``: its 门类 is configured to open earlier (``data/candidates.yaml``, years per 门类 [M]).
-* ``review_due``: it is 延期开放 and its re-review date has come. The re-review date is stored, for
-  now, in ``fields["review_due"]`` as YYYYMMDD; a 延期开放 record without one is listed as due
-  (someone must set the date).
+* ``review_due``: it is 延期开放 and its re-review date has come. The re-review date is the
+  ``review_due`` column of ``record_open_reviews`` written when a review result is applied
+  (:mod:`lantai.appraisal.review.apply`); for records without that row the older convention
+  ``fields["review_due"]`` (YYYYMMDD) is still read. A 延期开放 record with neither is listed as
+  due (someone must set the date).
 
 Records with no year at all are counted as ``undated`` and not listed. The SQL (one statement)
 runs on SQLite and PostgreSQL; the end year of a date span is refined in Python.
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from lantai.datafiles import load_model
-from lantai.store import Record, RecordClosure
+from lantai.store import Record, RecordClosure, RecordOpenReview
 
 __all__ = [
     "CANDIDATES_FILE_NAME",
@@ -211,14 +213,16 @@ def find_candidates(
         if policy.early
         else literal(policy.default_years)
     )
+    review = aliased(RecordOpenReview)
     due_expr = Record.fields["review_due"].as_string()
     status_ok: ColumnElement[bool] = Record.open_status.in_(policy.statuses)
     if policy.include_unset:
         status_ok = or_(status_ok, Record.open_status.is_(None))
     today_s = today.strftime("%Y%m%d")
+    legacy_due = or_(due_expr.is_(None), func.cast(due_expr, String) <= today_s)
     postponed_due = and_(
         Record.open_status == "延期开放",
-        or_(due_expr.is_(None), func.cast(due_expr, String) <= today_s),
+        case((review.review_due.is_not(None), review.review_due <= today), else_=legacy_due),
     )
     # eff = -1 (no year column anywhere) may still have a date: refined below.
     age_ok = or_(eff + threshold <= this_year, eff == -1)
@@ -235,8 +239,10 @@ def find_candidates(
             Record.open_status,
             due_expr,
             case((eff == -1, None), else_=eff),
+            review.review_due,
         )
         .outerjoin(parent, parent.id == Record.parent_id)
+        .outerjoin(review, review.record_id == Record.id)
         .where(
             Record.lifecycle == "active",
             Record.level.in_(("file", "item")),
@@ -260,7 +266,10 @@ def find_candidates(
         status,
         due,
         eff_year,
+        stored_due,
     ) in session.execute(stmt):
+        if stored_due is not None:
+            due = stored_due.strftime("%Y%m%d")
         fy = formation_year(own_year, own_date, eff_year)
         if status == "延期开放":
             reason: Reason = "review_due"

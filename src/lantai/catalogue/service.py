@@ -975,6 +975,33 @@ class Catalogue:
         )
         return rec
 
+    def mark_destroyed(
+        self, session: Session, actor: Actor, record_id: int, *, batch: str, reason: str
+    ) -> Record:
+        """销毁: lifecycle ``destroyed`` after an approved disposal; the metadata is kept.
+
+        Only the disposal workflow calls this (``lantai.disposal``), after it removed the content;
+        the event (object ``record``) makes the search index drop the record.
+        """
+        actor.require(Perm.DISPOSAL_EXECUTE)
+        rec = session.get(Record, record_id)
+        if rec is None:
+            raise NotFound(f"条目 {record_id} 不存在")
+        if rec.lifecycle == Lifecycle.DESTROYED:
+            return rec
+        rec.lifecycle = Lifecycle.DESTROYED
+        rec.version += 1
+        self._stamp(rec, actor, created=False)
+        self.audit.append(
+            session,
+            actor=actor.username,
+            action=EventType.CATALOGUE_RECORD_DESTROYED,
+            object_type="record",
+            object_id=rec.id,
+            detail={"archival_code": rec.archival_code, "batch": batch, "reason": reason},
+        )
+        return rec
+
     def ensure_series(
         self,
         session: Session,

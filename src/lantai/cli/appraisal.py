@@ -1,4 +1,5 @@
-"""``lantai appraisal``: 开放审核 candidates and machine pre-screening."""
+"""``lantai appraisal``: 开放审核 candidates, machine pre-screening, and (registered from
+:mod:`lantai.cli.appraisal_review`) review batches, rounds, unit opinions, results and statistics."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from lantai.store import Record
 
 __all__ = ["appraisal_app"]
 
-appraisal_app = typer.Typer(help="开放审核：候选范围与机器预筛", no_args_is_help=True)
+appraisal_app = typer.Typer(
+    help="开放审核：候选范围、机器预筛、审核批次与结论", no_args_is_help=True
+)
 
 
 def _fonds_id(inst: Instance, code: str) -> int:
@@ -159,3 +162,9 @@ def screen(
             console.print(f"已写入 {out}", highlight=False)
     finally:
         inst.close()
+
+
+# Review rounds (批次、结论、协同审核、写入结果、统计): lantai.cli.appraisal_review.
+from lantai.cli.appraisal_review import register as _register_review  # noqa: E402
+
+_register_review(appraisal_app)

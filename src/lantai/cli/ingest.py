@@ -34,6 +34,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import select
 from typer.core import TyperGroup
 
 from lantai.cli.common import console, err_console, fail, open_instance, run
@@ -50,7 +51,8 @@ from lantai.ingest.transfer import SourceKind
 from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, default_registry
 from lantai.security import Actor
-from lantai.storage import open_store
+from lantai.storage import open_store, policy_satisfied
+from lantai.storage.tasks import REPLICATE_KIND
 from lantai.store import IngestTransfer, Job, TransferState
 
 __all__ = ["ingest_app"]
@@ -202,10 +204,17 @@ def run_command(
     with bars.progress:
         if row.job_id is not None:
             runner.run_job(row.job_id)
+        copies = _make_copies(inst, runner, row.id)
     with inst.db.read() as s:
         final = s.get(IngestTransfer, row.id)
         job = s.get(Job, row.job_id) if row.job_id else None
     assert final is not None
+    if copies is not None:
+        console.print(
+            "存储策略：各副本已齐全"
+            if copies
+            else "存储策略：副本尚未齐全（见 `lantai storage status`）"
+        )
     state = TransferState(final.state)
     if not state.terminal and job is not None and job.state == "queued":
         err_console.print(
@@ -213,6 +222,26 @@ def run_command(
         )
     _summary(inst, final)
     _exit_for(state)
+
+
+def _make_copies(inst: Instance, runner: InProcessRunner, transfer_id: int) -> bool | None:
+    """Run the replication the ingest queued for its AIP (the storage policy's copies), here and
+    now; whether the policy is satisfied, or None when the transfer made no AIP."""
+    with inst.db.read() as s:
+        row = s.get(IngestTransfer, transfer_id)
+        aip = row.aip_id if row is not None else None
+        if not aip:
+            return None
+        job_ids = s.scalars(
+            select(Job.id).where(
+                Job.kind == REPLICATE_KIND,
+                Job.key == f"{REPLICATE_KIND}:{aip}",
+                Job.state == "queued",
+            )
+        ).all()
+    for job_id in job_ids:
+        runner.run_job(job_id)
+    return policy_satisfied(inst, aip)
 
 
 @ingest_app.command("status", help="列出最近的移交，或显示一次移交的详情。")

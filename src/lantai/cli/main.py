@@ -305,7 +305,19 @@ def resolve_node(inst: Instance, node: str) -> int:
 
 def _register_optional() -> None:
     """Commands whose modules live beside this one (import/export, EAD, demo)."""
-    from lantai.cli import appraisal, demo, ead, ingest, search, spreadsheet
+    from lantai.cli import (
+        appraisal,
+        demo,
+        ead,
+        ingest,
+        publication,
+        search,
+        spreadsheet,
+        stats,
+        storage,
+    )
+    from lantai.cli import backup as backup_cli
+    from lantai.cli import disposal as disposal_cli
 
     app.command(
         "import", help="导入机构报送的目录电子表格（XLSX/CSV），整批校验，全部通过才写入。"
@@ -320,7 +332,21 @@ def _register_optional() -> None:
     app.add_typer(demo.demo_app, name="demo")
     app.add_typer(ingest.ingest_app, name="ingest")
     app.add_typer(search.search_app, name="search")
+    app.add_typer(stats.stats_app, name="stats")
     app.add_typer(appraisal.appraisal_app, name="appraisal")
+    app.add_typer(storage.storage_app, name="storage")
+    audit_app.command("fixity", help="固定性检测：复核 SHA-256 与 SM3，自动从完好副本修复。")(
+        storage.fixity_command
+    )
+    app.add_typer(backup_cli.backup_app, name="backup")
+    app.command("restore", help="从备份恢复到空实例（先校验清单，恢复后比对）。")(
+        backup_cli.restore_command
+    )
+    app.add_typer(disposal_cli.disposal_app, name="disposal")
+    app.add_typer(publication.publication_app, name="publication")
+    from lantai.cli import scan as scan_cli
+
+    app.add_typer(scan_cli.scan_app, name="scan")
 
 
 _register_optional()

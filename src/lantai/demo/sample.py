@@ -201,6 +201,7 @@ def load_demo(inst: Instance, *, actor: Actor | None = None) -> DemoSummary:
     created += n
     office_id, n, generated = _office_fonds(inst, actor, data)
     created += n + generated
+    _publish_open(inst, actor)
     return DemoSummary(
         url=data.url,
         logins=logins,
@@ -208,6 +209,13 @@ def load_demo(inst: Instance, *, actor: Actor | None = None) -> DemoSummary:
         created_records=created,
         generated_records=generated,
     )
+
+
+def _publish_open(inst: Instance, actor: Actor) -> None:
+    """Publish the demo's 开放 records (上网审查 approved) so the public portal shows them."""
+    from lantai.appraisal.publication import publish_all_open
+
+    publish_all_open(inst, actor, reason="示例数据：开放档案经上网审查后公布")
 
 
 def _users(inst: Instance, actor: Actor, data: SampleData) -> tuple[DemoLogin, ...]:

@@ -218,7 +218,39 @@ def write_catalogue(
     result.files = len(links)
     add_texts(inst, actor, pending_texts, session=s, event_detail={"transfer": transfer_uid})
     result.texts = len(pending_texts)
+    _keep_opinions(inst, s, actor, transfer, sources, created, transfer_id, transfer_uid)
     s.flush()
     if progress is not None:
         progress(total, total)
     return result
+
+
+def _keep_opinions(
+    inst: Instance,
+    s: Session,
+    actor: Actor,
+    transfer: Transfer,
+    sources: list[Any],
+    created: list[Any],
+    transfer_id: int,
+    transfer_uid: str,
+) -> None:
+    """Keep the 开放审核意见 sent with the transfer (档案法第三十条) for the review rounds."""
+    from lantai.appraisal.review.opinions import record_transfer_opinions
+
+    opinions = [
+        (record.id, rec.open_review_opinion)
+        for rec, record in zip(sources, created, strict=True)
+        if rec.open_review_opinion
+    ]
+    if opinions:
+        unit = transfer.register.unit if transfer.register is not None else ""
+        record_transfer_opinions(
+            inst,
+            s,
+            actor,
+            transfer_id=transfer_id,
+            unit=unit,
+            opinions=opinions,
+            transfer_uid=transfer_uid,
+        )

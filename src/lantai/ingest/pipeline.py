@@ -78,6 +78,7 @@ from lantai.ingest.transfer import SourceKind, Transfer
 from lantai.instance import Instance
 from lantai.jobs import PermanentJobError
 from lantai.storage import ObjectStore, open_store
+from lantai.storage.tasks import enqueue_replication
 from lantai.store import Event, IngestTransfer, ReviewState, TransferState, utcnow
 
 __all__ = ["STEP_LABELS", "Pipeline", "Progress", "StateChanged"]
@@ -621,6 +622,9 @@ class Pipeline:
                     .where(IngestTransfer.id == row.id)
                     .values(fonds_id=result.fonds_id, record_count=len(result.records))
                 )
+                # 长期保存: the AIP's copies (storage policy) are made by the replication job
+                # queued in this same transaction; storage.policy_satisfied(aip) tells when.
+                enqueue_replication(self.inst, s, row.aip_id or "", created_by=row.created_by)
                 self._event(
                     s,
                     row,

@@ -41,9 +41,17 @@ __all__ = [
 
 def default_registry() -> JobRegistry:
     """Every built-in job kind: the fixed list of capabilities that run background work."""
+    from lantai.backup import verify as backup_verify
+    from lantai.digitisation import tasks as digitisation_tasks
     from lantai.ingest import tasks as ingest_tasks
+    from lantai.storage import tasks as storage_tasks
 
     registry = JobRegistry()
-    for register in (ingest_tasks.register,):
+    for register in (
+        ingest_tasks.register,
+        backup_verify.register,
+        storage_tasks.register,
+        digitisation_tasks.register,
+    ):
         register(registry)
     return registry

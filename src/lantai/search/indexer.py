@@ -7,7 +7,9 @@
   record is active, add it again from the database row (never from the event detail). Bulk
   writes log one event per batch: ``catalogue:records:generated`` (the generator) and
   ``catalogue:records:created`` (``Catalogue.create_records``, used by ingest) name an id range,
-  ``catalogue:texts:added`` a list of record ids; those records are re-read the same way.
+  ``catalogue:texts:added`` a list of record ids; those records are re-read the same way, as are
+  the records named by ``catalogue:records:published`` / ``unpublished`` (上网审查), whose
+  documents carry the ``published`` flag and the masked public text.
   Applying is idempotent, so a crash at any point only repeats work.
 * **Rebuild.** A new generation is filled from the database (analysis in worker processes when the
   catalogue is large), caught up from the event log to the sequence number read before the scan
@@ -41,6 +43,7 @@ from lantai.search.index import Generation, IndexState, SearchHome, SearchReader
 from lantai.search.schema import (
     SCHEMA_VERSION,
     JsonMemo,
+    PublicValues,
     RecordRow,
     RowMemo,
     build_schema,
@@ -48,7 +51,7 @@ from lantai.search.schema import (
     to_json,
 )
 from lantai.search.workers import analyse_in_workers
-from lantai.store import Database, Event, Record, RecordText
+from lantai.store import Database, Event, PublishedRecord, PublishedText, Record, RecordText
 
 __all__ = ["IndexStatus", "Indexer", "RebuildReport", "read_and_analyse", "record_rows"]
 
@@ -61,7 +64,14 @@ _SKIP_ACTIONS = frozenset({EventType.CATALOGUE_EXPORT_CREATED.value})
 _RANGE_ACTIONS = frozenset(
     {EventType.CATALOGUE_RECORDS_GENERATED.value, EventType.CATALOGUE_RECORDS_CREATED.value}
 )
-_ID_LIST_ACTIONS = frozenset({EventType.CATALOGUE_TEXTS_ADDED.value})
+_ID_LIST_ACTIONS = frozenset(
+    {
+        EventType.CATALOGUE_TEXTS_ADDED.value,
+        EventType.CATALOGUE_RECORDS_REVIEWED.value,
+        EventType.CATALOGUE_RECORDS_PUBLISHED.value,
+        EventType.CATALOGUE_RECORDS_UNPUBLISHED.value,
+    }
+)
 EVENT_BATCH = 1000
 ROW_BATCH = 5000
 LIVE_HEAP = 64_000_000
@@ -87,7 +97,9 @@ _ROWS: Select[*tuple[Any, ...]] = select(
     Record.doc_number,
     type_coerce(Record.fields, Text),  # raw JSON on SQLite: parsed once per distinct value
     Record.lifecycle,
+    PublishedRecord.state,
 ).outerjoin(_FONDS, _FONDS.id == Record.fonds_id)
+_ROWS = _ROWS.outerjoin(PublishedRecord, PublishedRecord.record_id == Record.id)
 
 
 def record_rows(
@@ -109,13 +121,39 @@ def _texts(session: Session, where: ColumnElement[bool]) -> dict[int, list[str]]
     return out
 
 
+def _public(session: Session, rows: Sequence[RecordRow]) -> dict[int, PublicValues]:
+    """The masked public values of the published records among ``rows`` (few or none)."""
+    ids = [r.id for r in rows if r.publication == "published"]
+    if not ids:
+        return {}
+    out: dict[int, PublicValues] = {}
+    texts: dict[int, list[str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        q = select(PublishedText.record_id, PublishedText.text).where(
+            PublishedText.record_id.in_(chunk)
+        )
+        for rid, text in session.connection().execute(q.order_by(PublishedText.id)):
+            texts.setdefault(int(rid), []).append(text)
+        q2 = select(
+            PublishedRecord.record_id,
+            PublishedRecord.title,
+            PublishedRecord.responsible,
+            type_coerce(PublishedRecord.fields, Text),
+        ).where(PublishedRecord.record_id.in_(chunk))
+        for rid, title, responsible, fields in session.connection().execute(q2):
+            out[int(rid)] = PublicValues(title, responsible, fields, tuple(texts.get(int(rid), ())))
+    return out
+
+
 def read_and_analyse(db: Database, lo: int, hi: int) -> list[str]:
     """The JSON documents of the active records with ids in [lo, hi] (a worker's unit of work)."""
     with db.read() as s:
         rows = record_rows(s, and_(Record.id.between(lo, hi), Record.lifecycle == Lifecycle.ACTIVE))
         texts = _texts(s, RecordText.record_id.between(lo, hi)) if rows else {}
+        public = _public(s, rows)
     quote = JsonMemo()
-    return [to_json(v, quote) for v in doc_values(rows, texts)]
+    return [to_json(v, quote) for v in doc_values(rows, texts, public=public)]
 
 
 @dataclass(frozen=True)
@@ -326,7 +364,7 @@ class Indexer:
                     break
                 first, last = rows[0].id, rows[-1].id
                 texts = _texts(session, RecordText.record_id.between(first, last))
-                _add_rows(writer, rows, texts, cache)
+                _add_rows(writer, rows, texts, cache, _public(session, rows))
                 after = last
 
     def _add(
@@ -338,7 +376,8 @@ class Indexer:
         cache: RowMemo,
     ) -> None:
         rows = record_rows(session, where)
-        _add_rows(writer, rows, _texts(session, text_where) if rows else {}, cache)
+        texts = _texts(session, text_where) if rows else {}
+        _add_rows(writer, rows, texts, cache, _public(session, rows))
 
     # -- rebuild -----------------------------------------------------------------------------------
 
@@ -393,8 +432,8 @@ class Indexer:
         if total < self.pool_threshold or self.workers < 1:
             cache = RowMemo()
             count = 0
-            for rows, texts in self._scan(active):
-                _add_rows(writer, rows, texts, cache)
+            for rows, texts, public in self._scan(active):
+                _add_rows(writer, rows, texts, cache, public)
                 count += len(rows)
                 if progress is not None:
                     progress(len(rows))
@@ -418,7 +457,7 @@ class Indexer:
 
     def _scan(
         self, where: ColumnElement[bool]
-    ) -> Iterator[tuple[list[RecordRow], dict[int, list[str]]]]:
+    ) -> Iterator[tuple[list[RecordRow], dict[int, list[str]], dict[int, PublicValues]]]:
         after = 0
         while True:
             with self.inst.db.read() as s:
@@ -426,7 +465,8 @@ class Indexer:
                 if not rows:
                     return
                 texts = _texts(s, RecordText.record_id.between(rows[0].id, rows[-1].id))
-            yield rows, texts
+                public = _public(s, rows)
+            yield rows, texts, public
             after = rows[-1].id
 
     # -- the background loop -------------------------------------------------------------------------
@@ -485,10 +525,11 @@ def _add_rows(
     rows: Iterable[RecordRow],
     texts: dict[int, list[str]],
     cache: RowMemo,
+    public: dict[int, PublicValues] | None = None,
 ) -> None:
     active = [r for r in rows if r.lifecycle == Lifecycle.ACTIVE]
     quote = JsonMemo()
-    for v in doc_values(active, texts, memo=cache):
+    for v in doc_values(active, texts, memo=cache, public=public):
         writer.add_json(to_json(v, quote))
 
 

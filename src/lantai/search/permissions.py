@@ -5,8 +5,10 @@ from hits, totals and facet counts alike.
 
 * Staff (an actor with ``search:catalogue:query``, or the command-line operator) see active records
   whose 密级 rank is at most their clearance (密级授权).
-* Everyone else — the public portal, anonymous visitors — sees active records that are 开放 and
-  公开 (rank 0).
+* Everyone else — the public portal, anonymous visitors — sees active records that are 开放,
+  公开 (rank 0) **and published** (an approved 上网审查 decision: the document's ``published``
+  flag, ``published_records.state`` for rows). A published record whose 开放标识 changed is
+  re-indexed with its new status and drops out even before it is unpublished.
 * Only active records are indexed at all (withdrawn and destroyed ones are deleted from the index
   by the indexer); the clauses exclude them again so that a stale document can never show.
 
@@ -20,11 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import tantivy
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, select
 
 from lantai.catalogue import Lifecycle
+from lantai.search.schema import PUBLISHED
 from lantai.security import Actor, Perm
-from lantai.store import Record
+from lantai.store import PublicationState, PublishedRecord, Record
 
 __all__ = ["OPEN", "Visibility"]
 
@@ -97,11 +100,17 @@ class Visibility:
                 )
         if self.public:
             out.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "open_status", OPEN)))
+            out.append(
+                (tantivy.Occur.Must, tantivy.Query.term_query(schema, "published", PUBLISHED))
+            )
         return out
 
     def sql(self) -> ColumnElement[bool]:
         """The same rule for database rows (hits are re-checked when they are displayed)."""
         cond = and_(Record.security_rank <= self.max_rank, Record.lifecycle == Lifecycle.ACTIVE)
         if self.public:
-            cond = and_(cond, Record.open_status == OPEN)
+            published = select(PublishedRecord.record_id).where(
+                PublishedRecord.state == PublicationState.PUBLISHED.value
+            )
+            cond = and_(cond, Record.open_status == OPEN, Record.id.in_(published))
         return cond

@@ -20,7 +20,7 @@ the character position.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -625,10 +625,14 @@ def _looks_like_code(text: str) -> bool:
     return len(parts) >= 2 and any(p.isdigit() for p in parts)
 
 
-def _term_query(schema: tantivy.Schema, term: Term) -> tantivy.Query:
+def _term_query(
+    schema: tantivy.Schema, term: Term, fields: Mapping[str, str] | None = None
+) -> tantivy.Query:
     slots = query_slots(fold(term.text))
     if term.field is not None:
-        q = _slots_query(schema, term.field, slots)
+        q = _slots_query(
+            schema, fields.get(term.field, term.field) if fields else term.field, slots
+        )
         if term.field in ("code", "docno"):
             key = tantivy.Query.term_query(schema, f"{term.field}_key", key_form(term.text))
             return tantivy.Query.boolean_query(
@@ -639,7 +643,12 @@ def _term_query(schema: tantivy.Schema, term: Term) -> tantivy.Query:
             )
         return q
     subs: list[tuple[tantivy.Occur, tantivy.Query]] = [
-        (tantivy.Occur.Should, tantivy.Query.boost_query(_slots_query(schema, f, slots), w))
+        (
+            tantivy.Occur.Should,
+            tantivy.Query.boost_query(
+                _slots_query(schema, fields.get(f, f) if fields else f, slots), w
+            ),
+        )
         for f, w in DEFAULT_FIELDS
     ]
     if _looks_like_code(term.text):  # an exact 档号 or 文号 lookup ranks first
@@ -654,10 +663,13 @@ def _term_query(schema: tantivy.Schema, term: Term) -> tantivy.Query:
     return tantivy.Query.boolean_query(subs)
 
 
-def compile_query(schema: tantivy.Schema, node: Node) -> tantivy.Query:
-    """The tantivy query of an AST node."""
+def compile_query(
+    schema: tantivy.Schema, node: Node, fields: Mapping[str, str] | None = None
+) -> tantivy.Query:
+    """The tantivy query of an AST node. ``fields`` renames text fields (the public, masked
+    form of a published record's text: ``schema.PUBLIC_TEXT_FIELDS``)."""
     if isinstance(node, Term):
-        return _term_query(schema, node)
+        return _term_query(schema, node, fields)
     if isinstance(node, Range):
         return tantivy.Query.range_query(
             schema, node.field, tantivy.FieldType.Integer, node.lo, node.hi
@@ -671,19 +683,19 @@ def compile_query(schema: tantivy.Schema, node: Node) -> tantivy.Query:
         return tantivy.Query.boolean_query(
             [
                 (tantivy.Occur.Must, tantivy.Query.all_query()),
-                (tantivy.Occur.MustNot, compile_query(schema, node.item)),
+                (tantivy.Occur.MustNot, compile_query(schema, node.item, fields)),
             ]
         )
     if isinstance(node, Or):
         return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, compile_query(schema, n)) for n in node.items]
+            [(tantivy.Occur.Should, compile_query(schema, n, fields)) for n in node.items]
         )
     clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
     for item in node.items:
         if isinstance(item, Not):
-            clauses.append((tantivy.Occur.MustNot, compile_query(schema, item.item)))
+            clauses.append((tantivy.Occur.MustNot, compile_query(schema, item.item, fields)))
         else:
-            clauses.append((tantivy.Occur.Must, compile_query(schema, item)))
+            clauses.append((tantivy.Occur.Must, compile_query(schema, item, fields)))
     if all(occ == tantivy.Occur.MustNot for occ, _ in clauses):
         clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
     return tantivy.Query.boolean_query(clauses)

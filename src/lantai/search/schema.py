@@ -31,11 +31,14 @@ __all__ = [
     "BUCKETS",
     "FACET_FIELDS",
     "NO_DATE_ASC",
+    "PUBLIC_TEXT_FIELDS",
+    "PUBLISHED",
     "SCHEMA_VERSION",
     "SEPARATOR",
     "TEXT_FIELDS",
     "DocValues",
     "JsonMemo",
+    "PublicValues",
     "RecordRow",
     "RowMemo",
     "build_schema",
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 # Bump when the schema or the analysis changes: an index of another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # A token no query can produce: placed between separate values so a phrase never spans two.
 SEPARATOR = "¦"
@@ -53,10 +56,20 @@ NO_DATE_ASC = 99_999_999
 
 # Searchable text fields (whitespace tokenizer over analysed tokens).
 TEXT_FIELDS = ("title", "responsible", "code", "docno", "other", "fulltext")
+# The masked (public) form of the text fields that can hold personal data: only in documents of
+# published records whose masked values differ from the master (``masked`` = "1"); public
+# queries read these instead of the master fields for those documents (see permissions.py).
+PUBLIC_TEXT_FIELDS = {
+    "title": "pub_title",
+    "responsible": "pub_responsible",
+    "other": "pub_other",
+    "fulltext": "pub_fulltext",
+}
+PUBLISHED = "1"
 # Facet fields (exact, fast): 全宗, 门类, 年度, 保管期限, 开放标识, 密级, 专题库.
 FACET_FIELDS = ("fonds", "category", "year", "retention", "open_status", "security", "collections")
 _RAW_FAST = ("fonds", "category", "retention", "open_status", "security", "collections", "level")
-_RAW_KEYS = ("code_key", "docno_key", "lifecycle")
+_RAW_KEYS = ("code_key", "docno_key", "lifecycle", "published", "masked")
 _INT_FIELDS = ("year", "rank", "date", "date_asc")
 # Records fall into 64 buckets by id; facets of very large result sets are counted on a few.
 BUCKETS = 64
@@ -82,7 +95,7 @@ _DATE = re.compile(r"\[?(\d{4})(?:[-./]?(0[1-9]|1[0-2])(?:[-./]?(0[1-9]|[12]\d|3
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("id", indexed=True, fast=True)
-    for name in TEXT_FIELDS:
+    for name in (*TEXT_FIELDS, *PUBLIC_TEXT_FIELDS.values()):
         sb.add_text_field(name, tokenizer_name="whitespace")
     for name in _RAW_FAST:
         sb.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
@@ -113,6 +126,16 @@ class RecordRow(NamedTuple):
     doc_number: str | None
     fields: Any  # dict, or the JSON text as SQLite returns it
     lifecycle: str
+    publication: str | None = None  # published_records.state (None: never published)
+
+
+class PublicValues(NamedTuple):
+    """The masked public form of a published record (``published_records``/``published_texts``)."""
+
+    title: str
+    responsible: str | None
+    fields: Any
+    texts: tuple[str, ...]
 
 
 class DocValues(NamedTuple):
@@ -138,6 +161,8 @@ class DocValues(NamedTuple):
     rank: int
     date: int
     lifecycle: str
+    published: bool = False
+    public: tuple[str, str, str, str] | None = None  # pub_title, pub_responsible, pub_other, …
 
 
 def date_key(date: str | None, year: int | None) -> int:
@@ -209,11 +234,13 @@ def doc_values(
     texts: Mapping[int, Sequence[str]] | None = None,
     *,
     memo: RowMemo | None = None,
+    public: Mapping[int, PublicValues] | None = None,
 ) -> list[DocValues]:
     """Analyse records (and their full texts) into index values. Pure; safe in a worker.
 
     The short fields of the whole batch are folded in one pass (:func:`fold_many`), which is
-    most of the cost of indexing a catalogue.
+    most of the cost of indexing a catalogue. ``public`` holds the masked values of published
+    records; they are analysed only where they differ from the master.
     """
     memo = memo or RowMemo()
     texts = texts or {}
@@ -237,16 +264,31 @@ def doc_values(
         other, collections = extra(row.fields)
         body = texts.get(row.id)
         date = row.date
+        fulltext = f" {SEPARATOR} ".join(analyze(t) for t in body if t) if body else ""
+        title_tokens = token_string(title)
+        responsible = tokens(row.responsible) if row.responsible else ""
+        published = row.publication == "published"
+        masked = None
+        if published and public and row.id in public:
+            pv = public[row.id]
+            pub = (
+                analyze(pv.title),
+                tokens(pv.responsible) if pv.responsible else "",
+                extra(pv.fields)[0],
+                f" {SEPARATOR} ".join(analyze(t) for t in pv.texts if t),
+            )
+            if pub != (title_tokens, responsible, other, fulltext):
+                masked = pub
         put(
             DocValues(
                 row.id,
                 row.level,
-                token_string(title),
-                tokens(row.responsible) if row.responsible else "",
+                title_tokens,
+                responsible,
                 code_key if code_key.isascii() else tokens_of_runs(find(code)),
                 docno_tokens,
                 other,
-                f" {SEPARATOR} ".join(analyze(t) for t in body if t) if body else "",
+                fulltext,
                 code_key,
                 docno_key,
                 row.fonds_code or "",
@@ -261,6 +303,8 @@ def doc_values(
                 if date and len(date) == 8 and date.isdigit()
                 else date_key(date, row.year),
                 row.lifecycle,
+                published,
+                masked,
             )
         )
     return out
@@ -320,4 +364,11 @@ def to_json(v: DocValues, quote: JsonMemo | None = None) -> str:
         out += f',"collections":[{",".join(q(c) for c in v.collections)}]'
     if v.lifecycle != "active":  # never indexed today; kept so the permission clauses hold
         out += f',"lifecycle":{q(v.lifecycle)}'
+    if v.published:
+        out += f',"published":"{PUBLISHED}"'
+        if v.public is not None:
+            out += ',"masked":"1"'
+            for name, value in zip(PUBLIC_TEXT_FIELDS.values(), v.public, strict=True):
+                if value:
+                    out += f',"{name}":"{value}"'
     return out + "}"

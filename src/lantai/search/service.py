@@ -6,6 +6,11 @@ into one tantivy query together with the actor's visibility clauses (:mod:`.perm
 the total and the facet counts all come from that one query, so nothing hidden is ever counted.
 Hits are displayed from the database rows (re-checked against the same visibility rule), with the
 query's words marked in the catalogue fields and in a snippet of the full text.
+
+The public sees published records only, and only their **masked** public form (上网审查,
+``published_records`` / ``published_texts``): hits show the masked 题名/责任者 and snippets of the
+masked texts, and a published record whose masked text differs from the master is matched on its
+masked fields (``schema.PUBLIC_TEXT_FIELDS``), so searching for a masked ID number finds nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ from lantai.search.query import (
     parse,
 )
 from lantai.search.schema import BUCKETS as SAMPLE_BUCKETS
+from lantai.search.schema import PUBLIC_TEXT_FIELDS
 from lantai.security import Actor
-from lantai.store import Record, RecordText
+from lantai.store import PublishedRecord, PublishedText, Record, RecordText
 
 __all__ = [
     "FacetValue",
@@ -113,6 +119,18 @@ _HIT_TEXTS = (
     select(RecordText.record_id, RecordText.part, func.substr(RecordText.text, 1, SNIPPET_SCAN))
     .where(RecordText.record_id.in_(bindparam("ids", expanding=True)))
     .order_by(RecordText.record_id, RecordText.id)
+)
+_PUBLIC_VALUES = select(
+    PublishedRecord.record_id, PublishedRecord.title, PublishedRecord.responsible
+).where(PublishedRecord.record_id.in_(bindparam("ids", expanding=True)))
+_PUBLIC_TEXTS = (
+    select(
+        PublishedText.record_id,
+        PublishedText.part,
+        func.substr(PublishedText.text, 1, SNIPPET_SCAN),
+    )
+    .where(PublishedText.record_id.in_(bindparam("ids", expanding=True)))
+    .order_by(PublishedText.record_id, PublishedText.id)
 )
 _FONDS_NAMES = select(Record.archival_code, Record.title).where(Record.level == Level.FONDS.value)
 # Which query fields mark which displayed value (words without a field mark everywhere).
@@ -307,7 +325,7 @@ class SearchService:
         visibility = Visibility.of(actor)
         nodes = query_nodes + filter_nodes
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [
-            (tantivy.Occur.Must, compile_query(snap.schema, And(tuple(nodes))))
+            (tantivy.Occur.Must, self._compile(snap, And(tuple(nodes)), visibility))
             if nodes
             else (tantivy.Occur.Must, tantivy.Query.all_query())
         ]
@@ -360,6 +378,31 @@ class SearchService:
             generation=snap.generation,
             sort=params.sort,
             facets_sampled=sampled,
+        )
+
+    @staticmethod
+    def _compile(snap: Snapshot, node: Node, visibility: Visibility) -> tantivy.Query:
+        """The query of ``node``; for the public, documents with masked text are matched on it."""
+        query = compile_query(snap.schema, node)
+        if not visibility.public or not snap.searcher.doc_freq("masked", "1"):
+            return query
+        masked = tantivy.Query.term_query(snap.schema, "masked", "1")
+        public = compile_query(snap.schema, node, PUBLIC_TEXT_FIELDS)
+        return tantivy.Query.boolean_query(
+            [
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.boolean_query(
+                        [(tantivy.Occur.Must, query), (tantivy.Occur.MustNot, masked)]
+                    ),
+                ),
+                (
+                    tantivy.Occur.Should,
+                    tantivy.Query.boolean_query(
+                        [(tantivy.Occur.Must, public), (tantivy.Occur.Must, masked)]
+                    ),
+                ),
+            ]
         )
 
     # -- facets ------------------------------------------------------------------------------------
@@ -477,18 +520,28 @@ class SearchService:
             for name, fields in _SHOWN.items()
         }
         text_matcher = matchers["fulltext"]
+        public: dict[int, tuple[str, str | None]] = {}
         with self.inst.db.read() as s:
             rows = {int(r.id): r for r in s.connection().execute(statement, {"ids": ids})}
-            texts = self._texts(s, [i for i in ids if i in rows]) if text_matcher else {}
+            shown = [i for i in ids if i in rows]
+            if visibility.public and shown:  # the masked public form, never the master
+                for rid, title, responsible in s.connection().execute(
+                    _PUBLIC_VALUES, {"ids": shown}
+                ):
+                    public[int(rid)] = (title, responsible)
+                texts = self._texts(s, shown, _PUBLIC_TEXTS) if text_matcher else {}
+            else:
+                texts = self._texts(s, shown) if text_matcher else {}
         hits = []
         for rid, score in zip(ids, scores, strict=False):
             r = rows.get(rid)
             if r is None:
                 continue  # changed since it was indexed; the indexer will catch up
             highlights: dict[str, list[Segment]] = {}
+            title, responsible = public.get(rid, (r.title, r.responsible))
             for name, value in (
-                ("title", r.title),
-                ("responsible", r.responsible),
+                ("title", title),
+                ("responsible", responsible),
                 ("archival_code", r.archival_code),
                 ("doc_number", r.doc_number),
             ):
@@ -507,8 +560,8 @@ class SearchService:
                     id=rid,
                     level=r.level,
                     archival_code=r.archival_code,
-                    title=r.title,
-                    responsible=r.responsible,
+                    title=title,
+                    responsible=responsible,
                     date=r.date,
                     year=r.year,
                     retention=r.retention,
@@ -525,10 +578,12 @@ class SearchService:
         return hits
 
     @staticmethod
-    def _texts(session: Session, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    def _texts(
+        session: Session, ids: list[int], statement: Any = _HIT_TEXTS
+    ) -> dict[int, list[tuple[str, str]]]:
         out: dict[int, list[tuple[str, str]]] = {}
         if not ids:
             return out
-        for rid, part, text in session.connection().execute(_HIT_TEXTS, {"ids": ids}):
+        for rid, part, text in session.connection().execute(statement, {"ids": ids}):
             out.setdefault(int(rid), []).append((part, text))
         return out

@@ -12,9 +12,13 @@ There is deliberately **no delete**. Removing preserved objects is the disposal 
 :meth:`ObjectStore.discard_uncommitted`, for packages written by an ingest that never committed
 its catalogue transaction; it re-checks with the caller that nothing references the package.
 
-Backends: :class:`lantai.storage.local.LocalObjectStore` (the embedded default). The
-preservation issue adds S3-compatible stores, replication and fixity audits behind the same
-interface.
+The one privileged write on a committed package is :meth:`ObjectStore.repair_object`: it
+replaces one object whose stored bytes went bad with bytes that match the package index (size,
+SHA-256 and SM3), and refuses anything else. Fixity audits use it to repair from a good replica.
+
+Backends: :class:`lantai.storage.local.LocalObjectStore` (the embedded default),
+:class:`lantai.storage.s3.S3ObjectStore` (S3-compatible object storage) and
+:class:`lantai.storage.tarvolume.TarVolumeStore` (self-describing tar volumes for another medium).
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from lantai.errors import Conflict, InputError, IntegrityFailure, NotFound
+from lantai.errors import Conflict, InputError, IntegrityFailure, LantaiError, NotFound
 
 __all__ = [
     "InvalidKey",
+    "LocationUnreachable",
     "ObjectInfo",
     "ObjectMismatch",
     "ObjectNotFound",
@@ -63,6 +68,13 @@ class ObjectMismatch(IntegrityFailure):
     """The bytes written do not have the size or digest the caller declared; nothing was kept."""
 
     code = "object_mismatch"
+
+
+class LocationUnreachable(LantaiError):
+    """The storage location cannot be reached (not mounted, refused, timed out)."""
+
+    status = 503
+    code = "location_unreachable"
 
 
 class PackageExists(Conflict):
@@ -119,6 +131,9 @@ class PackageWriter(ABC):
     """Objects of one package being written; invisible until :meth:`commit`."""
 
     package_id: str
+    # The index's "created" value; None means the commit time. Replication sets the source's
+    # value so the replica's index (and so its package digest) is byte-identical.
+    created: str | None = None
 
     @abstractmethod
     def put_file(
@@ -226,6 +241,30 @@ class ObjectStore(ABC):
         True nothing is removed and False is returned. Also removes in-progress writes of the
         package left by a dead process.
         """
+
+    @abstractmethod
+    def repair_object(
+        self, key: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str
+    ) -> ObjectInfo:
+        """Replace the stored bytes of one committed object with verified good bytes.
+
+        The only write to a committed package. Refuses (ObjectMismatch, nothing changed) unless
+        ``size``/``sha256``/``sm3`` equal the package index entry of ``key`` *and* the bytes read
+        from ``stream`` have exactly those digests. Raises ObjectNotFound for a key the index does
+        not list: a repair never adds, renames or removes objects.
+        """
+
+    # How many objects an audit should read at once at least: 1 for local media (the hashing
+    # threads are the limit), more for a network store where each read waits on a round trip.
+    read_parallelism: int = 1
+
+    def space(self) -> tuple[int, int] | None:
+        """(free bytes, total bytes) of the medium, or None when the backend cannot tell."""
+        return None
+
+    def probe(self) -> None:
+        """Raise LocationUnreachable unless the location answers (a cheap read)."""
+        next(iter(self.packages()), None)
 
     @abstractmethod
     def incoming(self) -> Iterator[str]:

@@ -25,16 +25,17 @@ import os
 import secrets
 import shutil
 import stat as stat_mod
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
 from lantai.storage.base import (
     InvalidKey,
+    LocationUnreachable,
     ObjectInfo,
     ObjectMismatch,
     ObjectNotFound,
@@ -46,6 +47,8 @@ from lantai.storage.base import (
     check_path,
     split_key,
 )
+from lantai.storage.index import index_bytes, now_created
+from lantai.storage.verified import check_repair, copy_verified
 
 __all__ = ["LocalObjectStore"]
 
@@ -203,12 +206,8 @@ class _LocalWriter(PackageWriter):
                 _rmtree(final)
             os.rename(self.dir, final)
             _fsync_dir(final.parent)
-            doc = {
-                "package": self.package_id,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "objects": {p: [o.size, o.sha256, o.sm3] for p, o in sorted(self.objects.items())},
-            }
-            data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            data = index_bytes(self.package_id, self.created or now_created(), self.objects)
+            doc = json.loads(data)
             tmp = index.with_name(f".{index.name}.{secrets.token_hex(4)}")
             with tmp.open("xb") as f:
                 f.write(data)
@@ -241,10 +240,16 @@ def _rmtree(path: Path) -> None:
 class LocalObjectStore(ObjectStore):
     """Packages as directories under ``root``; see the module docstring for the layout."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, create: bool = True) -> None:
+        """``create=False`` for a configured location (a mounted disk, a NAS share): a missing
+        root then means the location is unreachable, never a fresh empty store on the wrong disk.
+        """
         self.root = root
-        for sub in ("packages", "incoming", "locks"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        self._index_cache: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
+        if create or root.is_dir():
+            for sub in ("packages", "incoming", "locks"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         return f"LocalObjectStore({self.root})"
@@ -265,12 +270,27 @@ class LocalObjectStore(ObjectStore):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def _load_index(self, package_id: str) -> dict[str, Any] | None:
+        """The parsed index, cached while the file's identity (inode, size, mtime) is unchanged:
+        an audit opens every object of a 10,000-object package, each open checks the index."""
         _final, index = self._paths(package_id)
+        try:
+            st = os.stat(index)
+        except FileNotFoundError:
+            return None
+        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._cache_lock:
+            cached = self._index_cache.get(package_id)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
         try:
             data = index.read_bytes()
         except FileNotFoundError:
             return None
         doc: dict[str, Any] = json.loads(data)
+        with self._cache_lock:
+            if len(self._index_cache) > 256:
+                self._index_cache.clear()
+            self._index_cache[package_id] = (ident, doc)
         return doc
 
     def _info(self, package_id: str, doc: dict[str, Any], index: Path) -> PackageInfo:
@@ -286,7 +306,19 @@ class LocalObjectStore(ObjectStore):
     # -- interface -------------------------------------------------------------------------------
 
     def begin(self, package_id: str) -> PackageWriter:
+        self.probe()
         return _LocalWriter(self, package_id)
+
+    def probe(self) -> None:
+        if not (self.root / "packages").is_dir():
+            raise LocationUnreachable(f"存储位置 {self.root} 不可访问（目录不存在或未挂载）")
+
+    def space(self) -> tuple[int, int] | None:
+        try:
+            usage = shutil.disk_usage(self.root)
+        except OSError:
+            return None
+        return usage.free, usage.total
 
     def open(self, key: str) -> BinaryIO:
         package_id, path = split_key(key)
@@ -294,7 +326,37 @@ class LocalObjectStore(ObjectStore):
         if doc is None or path not in doc["objects"]:
             raise ObjectNotFound(f"对象「{key}」不存在")
         final, _ = self._paths(package_id)
-        return (final / path).open("rb")
+        try:
+            return (final / path).open("rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"对象「{key}」已列入包索引，但存储中缺失") from None
+
+    def repair_object(
+        self, key: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str
+    ) -> ObjectInfo:
+        package_id, path = split_key(key)
+        final, _ = self._paths(package_id)
+        with self._lock(package_id):
+            doc = self._load_index(package_id)
+            entry = doc["objects"].get(path) if doc is not None else None
+            if entry is None:
+                raise ObjectNotFound(f"对象「{key}」不在包索引中，不能修复")
+            info = check_repair(key, entry, size=size, sha256=sha256, sm3=sm3)
+            dest = final / path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.repair-{secrets.token_hex(4)}")
+            try:
+                with tmp.open("xb") as out:
+                    copy_verified(stream, out, info)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(tmp, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_dir(dest.parent)
+        log.warning("repaired object %s", key)
+        return info
 
     def stat(self, key: str) -> ObjectInfo:
         package_id, path = split_key(key)

@@ -25,21 +25,32 @@ from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, default_registry
 from lantai.search import SearchRuntime
 from lantai.security import Actor, Perm
+from lantai.storage.tasks import ensure_schedules
+from lantai.web.api import appraisal as appraisal_api
+from lantai.web.api import appraisal_source as appraisal_source_api
 from lantai.web.api import audit as audit_api
 from lantai.web.api import auth as auth_api
 from lantai.web.api import catalogue_io as catalogue_io_api
 from lantai.web.api import config as config_api
+from lantai.web.api import dashboard as dashboard_api
+from lantai.web.api import digitisation as digitisation_api
+from lantai.web.api import disposal as disposal_api
+from lantai.web.api import publication as publication_api
 from lantai.web.api import records as records_api
 from lantai.web.api import search as search_api
+from lantai.web.api import storage as storage_api
 from lantai.web.api import transfers as transfers_api
 from lantai.web.api import users as users_api
 from lantai.web.deps import require
 from lantai.web.errors import install_error_handlers
 from lantai.web.headers import SecurityHeaders
+from lantai.web.pages import appraisal as appraisal_pages
 from lantai.web.pages import audit as audit_pages
 from lantai.web.pages import auth as auth_pages
 from lantai.web.pages import catalogue as catalogue_pages
+from lantai.web.pages import dashboard as dashboard_pages
 from lantai.web.pages import imports as import_pages
+from lantai.web.pages import publication as publication_pages
 from lantai.web.pages import search as search_pages
 from lantai.web.pages import transfers as transfer_pages
 from lantai.web.pages import users as users_pages
@@ -79,16 +90,29 @@ ROUTERS: tuple[APIRouter, ...] = (
     catalogue_io_api.router,
     search_api.router,
     search_api.public_router,
+    appraisal_api.router,
+    appraisal_source_api.router,
+    publication_api.router,
+    publication_api.public_router,
     transfers_api.router,
+    digitisation_api.router,
+    storage_api.router,
+    disposal_api.router,
+    disposal_api.backups_router,
+    disposal_api.refusals_router,
     config_api.router,
     audit_api.router,
+    dashboard_api.router,
     users_api.router,
     auth_pages.router,
     catalogue_pages.router,
     import_pages.router,
     search_pages.router,
     transfer_pages.router,
+    appraisal_pages.router,
+    publication_pages.router,
     audit_pages.router,
+    dashboard_pages.router,
     users_pages.router,
 )
 
@@ -117,6 +141,9 @@ def create_app(
         search = await run_in_threadpool(lambda: SearchRuntime.start(instance, index=background))
         app.state.search = search
         if background:
+            # scheduled storage work (fixity audits per location, space monitoring) is queued
+            # once here; each run queues the next
+            await run_in_threadpool(lambda: ensure_schedules(instance))
             runner = InProcessRunner(instance, default_registry())
             await run_in_threadpool(runner.start)
             app.state.jobs = runner  # the transfers API wakes the runner through this

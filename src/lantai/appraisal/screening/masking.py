@@ -9,22 +9,26 @@ Other kinds (terms, 密级) are not personal data and are shown as they are.
 
 from __future__ import annotations
 
-__all__ = ["MASK", "mask_digits", "mask_match"]
+__all__ = ["MASK", "area_code_digits", "mask_digits", "mask_match"]
 
 MASK = "*"
 
 
-def mask_digits(text: str, head: int, tail: int) -> str:
+def mask_digits(text: str, head: int, tail: int, char: str = MASK) -> str:
     """Replace every digit (and X) except the first ``head`` and the last ``tail`` ones."""
     positions = [i for i, c in enumerate(text) if c.isdigit() or c in "xX"]
     keep = set(positions[:head]) | set(positions[len(positions) - tail :] if tail else [])
-    return "".join(MASK if i in positions and i not in keep else c for i, c in enumerate(text))
+    return "".join(char if i in positions and i not in keep else c for i, c in enumerate(text))
+
+
+def area_code_digits(text: str) -> int:
+    """How many leading digits of a landline number are its area code (010, 02x: 3; else 4)."""
+    digits = [c for c in text if c.isdigit()]
+    return 3 if "".join(digits[:3]) == "010" or "".join(digits[:2]) == "02" else 4
 
 
 def _mask_landline(text: str) -> str:
-    digits = [c for c in text if c.isdigit()]
-    area = 3 if "".join(digits[:3]) == "010" or "".join(digits[:2]) == "02" else 4
-    return mask_digits(text, area, 4)
+    return mask_digits(text, area_code_digits(text), 4)
 
 
 def mask_match(kind: str, text: str, surname_len: int = 1) -> str:

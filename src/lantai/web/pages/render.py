@@ -14,9 +14,12 @@ __all__ = ["NAV", "landing", "render", "safe_next"]
 # (label, href, permission): shown only to actors holding the permission.
 NAV: tuple[tuple[str, str, Perm], ...] = (
     ("目录浏览", "/browse", Perm.CATALOGUE_RECORD_READ),
+    ("一屏掌控", "/dashboard", Perm.DASHBOARD_READ),
     ("检索", "/search", Perm.SEARCH_CATALOGUE),
     ("目录导入", "/import", Perm.CATALOGUE_IMPORT),
     ("移交接收", "/transfers", Perm.INGEST_TRANSFER_READ),
+    ("开放审核", "/appraisal", Perm.APPRAISAL_REVIEW_READ),
+    ("上网审查", "/publication", Perm.PUBLICATION_READ),
     ("审计日志", "/audit", Perm.AUDIT_LOG_READ),
     ("用户与权限", "/users", Perm.SYSTEM_USER_READ),
     ("接口文档", "/api/docs", Perm.AUTHENTICATED),

@@ -1,0 +1,450 @@
+"""Self-describing tar volumes: the other-medium (异质) copy for tape or optical-disc images.
+
+Layout under ``root``::
+
+    volumes/<id>/<id>.vol0001.tar   the package as POSIX tar volumes of at most volume_bytes each
+    placement/<id>.json             path → [volume, byte offset of the data, size]
+    index/<id>.json                 the package index (:mod:`lantai.storage.index`) — commit mark
+    incoming/<id>~<token>/          a package being written
+
+Every volume is readable and verifiable **without Lantai**, with ``tar`` and ``sha256sum``::
+
+    README.txt            what the volume is, which package, volume n of N, how to verify
+    MANIFEST-sha256.txt   "<sha256>  <id>/<path>" for the objects in this volume (sha256sum -c)
+    MANIFEST-sm3.txt      the same with SM3 (GB/T 32905; ``openssl dgst -sm3``)
+    INDEX.json            the whole package index (size, SHA-256, SM3 of every object)
+    <id>/<path>           the objects
+
+An object larger than ``volume_bytes`` gets a volume of its own (tar multi-volume is GNU-only and
+not restorable with every tar). Objects are staged on the local disk while they are verified,
+then the volumes are written at commit. A repair rewrites one object's bytes in place (same
+size, offset from ``placement``), so the volume stays a valid tar.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import stat as stat_mod
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from lantai.crypto.digest import CHUNK, digest_bytes
+from lantai.storage.base import (
+    InvalidKey,
+    LocationUnreachable,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    PackageExists,
+    PackageInfo,
+    PackageWriter,
+    check_package_id,
+    check_path,
+    split_key,
+)
+from lantai.storage.index import index_bytes, now_created, package_info
+from lantai.storage.verified import check_received, check_repair, copy_verified, hash_chunks
+
+__all__ = ["TarVolumeStore"]
+
+README = """兰台（Lantai）长期保存信息包 · 异质备份卷 / Lantai preservation package, tar volume
+============================================================================
+
+信息包 Package: {package}
+卷 Volume: {number} / {count}
+创建时间 Created: {created}
+本卷对象 Objects in this volume: {objects}（{bytes} 字节 bytes）
+
+本卷是标准 POSIX tar 文件，不依赖兰台系统即可校验与恢复：
+This volume is a plain POSIX tar file; verify and restore it without Lantai:
+
+  mkdir restore && tar -xf {volume} -C restore
+  cd restore && sha256sum -c MANIFEST-sha256.txt
+  # SM3 (GB/T 32905), OpenSSL 1.1.1+:
+  while read -r h f; do [ "$(openssl dgst -sm3 -r "$f" | cut -d' ' -f1)" = "$h" ] \\
+      || echo "FAILED $f"; done < MANIFEST-sm3.txt
+
+INDEX.json 记录整个信息包所有对象的大小、SHA-256 与 SM3（跨卷）；其 SHA-256 即信息包摘要。
+INDEX.json lists size, SHA-256 and SM3 of every object of the whole package (all volumes).
+"""
+
+
+class _Slice(io.RawIOBase):
+    """``size`` bytes of ``f`` starting at ``offset``."""
+
+    def __init__(self, f: BinaryIO, offset: int, size: int) -> None:
+        self._f = f
+        self._left = size
+        f.seek(offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left <= 0:
+            return 0
+        data = self._f.read(min(len(b), self._left))
+        n = len(data)
+        b[:n] = data
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+class _TarWriter(PackageWriter):
+    def __init__(self, store: TarVolumeStore, package_id: str) -> None:
+        self.store = store
+        self.package_id = check_package_id(package_id)
+        self.dir = store.root / "incoming" / f"{package_id}~{secrets.token_hex(6)}"
+        (self.dir / "objects").mkdir(parents=True)
+        self.objects: dict[str, ObjectInfo] = {}
+        self._files: dict[str, Path] = {}
+        self._done: PackageInfo | None = None
+
+    def put_file(
+        self,
+        path: str,
+        source: Path,
+        *,
+        size: int,
+        sha256: str,
+        sm3: str,
+        verified: bool = False,
+        link: bool = False,
+    ) -> ObjectInfo:
+        with source.open("rb") as f:
+            return self.put_stream(path, f, size=size, sha256=sha256, sm3=sm3)
+
+    def put_stream(
+        self, path: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str | None = None
+    ) -> ObjectInfo:
+        check_path(path)
+        if path in self.objects:
+            raise InvalidKey(f"对象「{path}」在包 {self.package_id} 中重复写入")
+        staged = self.dir / "objects" / f"{len(self._files):08d}"
+        with staged.open("xb") as out:
+            got = hash_chunks(stream, out.write, limit=size)
+        try:
+            info = check_received(path, f"{self.package_id}/{path}", got, size, sha256, sm3)
+        except Exception:
+            staged.unlink()
+            raise
+        self.objects[path] = info
+        self._files[path] = staged
+        return info
+
+    def put_bytes(self, path: str, data: bytes) -> ObjectInfo:
+        d = digest_bytes(data)
+        return self.put_stream(path, io.BytesIO(data), size=d.size, sha256=d.sha256, sm3=d.sm3)
+
+    def commit(self) -> PackageInfo:
+        if self._done is not None:
+            return self._done
+        store = self.store
+        existing = store._load_index(self.package_id)
+        if existing is not None:
+            doc, raw = existing
+            shutil.rmtree(self.dir, ignore_errors=True)
+            mine = {p: [o.size, o.sha256] for p, o in self.objects.items()}
+            if mine != {p: v[:2] for p, v in doc["objects"].items()}:
+                raise PackageExists(f"包 {self.package_id} 已存在且内容不同；对象不可改写")
+            self._done = package_info(self.package_id, doc, raw)
+            return self._done
+        created = self.created or now_created()
+        index = index_bytes(self.package_id, created, self.objects)
+        groups = _group(sorted(self.objects.items()), store.volume_bytes)
+        built = self.dir / "volumes"
+        built.mkdir()
+        placement: dict[str, list[Any]] = {}
+        for number, group in enumerate(groups, 1):
+            name = f"{self.package_id}.vol{number:04d}.tar"
+            self._write_volume(built / name, group, index, created, number, len(groups))
+            with tarfile.open(built / name, "r") as tar:
+                for member in tar.getmembers():
+                    prefix = f"{self.package_id}/"
+                    if member.isfile() and member.name.startswith(prefix):
+                        placement[member.name[len(prefix) :]] = [
+                            name,
+                            member.offset_data,
+                            member.size,
+                        ]
+        final = store.root / "volumes" / self.package_id
+        if final.exists():  # left by a commit that died before writing its index
+            shutil.rmtree(final)
+        for vol in built.iterdir():
+            _fsync_path(vol)
+            os.chmod(vol, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
+        os.rename(built, final)
+        _write_atomic(store.root / "placement" / f"{self.package_id}.json", placement)
+        _write_atomic_bytes(store.root / "index" / f"{self.package_id}.json", index)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._done = package_info(self.package_id, json.loads(index), index)
+        return self._done
+
+    def _write_volume(
+        self,
+        target: Path,
+        group: list[tuple[str, ObjectInfo]],
+        index: bytes,
+        created: str,
+        number: int,
+        count: int,
+    ) -> None:
+        pid = self.package_id
+        sha_lines = "".join(f"{o.sha256}  {pid}/{p}\n" for p, o in group)
+        sm3_lines = "".join(f"{o.sm3}  {pid}/{p}\n" for p, o in group)
+        readme = README.format(
+            package=pid,
+            number=number,
+            count=count,
+            created=created,
+            objects=len(group),
+            bytes=sum(o.size for _, o in group),
+            volume=target.name,
+        )
+        with tarfile.open(target, "x", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in (
+                ("README.txt", readme.encode("utf-8")),
+                ("MANIFEST-sha256.txt", sha_lines.encode("utf-8")),
+                ("MANIFEST-sm3.txt", sm3_lines.encode("utf-8")),
+                ("INDEX.json", index),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mode = 0o444
+                tar.addfile(info, io.BytesIO(data))
+            for path, obj in group:
+                info = tarfile.TarInfo(f"{pid}/{path}")
+                info.size = obj.size
+                info.mode = 0o444
+                with self._files[path].open("rb") as f:
+                    tar.addfile(info, f)
+
+    def abort(self) -> None:
+        if self._done is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _group(items: list[tuple[str, ObjectInfo]], limit: int) -> list[list[tuple[str, ObjectInfo]]]:
+    groups: list[list[tuple[str, ObjectInfo]]] = [[]]
+    used = 0
+    for path, obj in items:
+        cost = obj.size + 1024  # data + header, roughly
+        if groups[-1] and used + cost > limit:
+            groups.append([])
+            used = 0
+        groups[-1].append((path, obj))
+        used += cost
+    return groups
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    with tmp.open("xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _write_atomic(path: Path, doc: Any) -> None:
+    _write_atomic_bytes(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+
+
+class TarVolumeStore(ObjectStore):
+    """Packages as tar volumes under ``root`` (see the module docstring)."""
+
+    def __init__(self, root: Path, *, volume_bytes: int = 4 << 30, create: bool = True) -> None:
+        self.root = root
+        self.volume_bytes = volume_bytes
+        self._cache: dict[Path, tuple[tuple[int, int, int], Any, bytes]] = {}
+        self._cache_lock = threading.Lock()
+        if create or root.is_dir():
+            for sub in ("volumes", "placement", "index", "incoming"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"TarVolumeStore({self.root})"
+
+    def _read_json(self, path: Path) -> tuple[Any, bytes] | None:
+        """(parsed, raw) of a JSON file, cached while its inode/size/mtime are unchanged."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._cache_lock:
+            cached = self._cache.get(path)
+        if cached is not None and cached[0] == ident:
+            return cached[1], cached[2]
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        doc = json.loads(raw)
+        with self._cache_lock:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[path] = (ident, doc, raw)
+        return doc, raw
+
+    def _load_index(self, package_id: str) -> tuple[dict[str, Any], bytes] | None:
+        found = self._read_json(self.root / "index" / f"{package_id}.json")
+        return (cast(dict[str, Any], found[0]), found[1]) if found is not None else None
+
+    def _placement(self, package_id: str) -> dict[str, list[Any]]:
+        found = self._read_json(self.root / "placement" / f"{package_id}.json")
+        return cast(dict[str, list[Any]], found[0]) if found is not None else {}
+
+    def volumes(self, package_id: str) -> list[Path]:
+        """The tar volumes of a committed package (for restore drills and the docs' commands)."""
+        d = self.root / "volumes" / check_package_id(package_id)
+        return sorted(d.glob("*.tar")) if d.is_dir() else []
+
+    # -- interface -------------------------------------------------------------------------------
+
+    def begin(self, package_id: str) -> PackageWriter:
+        self.probe()
+        return _TarWriter(self, package_id)
+
+    def probe(self) -> None:
+        if not (self.root / "index").is_dir():
+            raise LocationUnreachable(f"存储位置 {self.root} 不可访问（目录不存在或未挂载）")
+
+    def space(self) -> tuple[int, int] | None:
+        try:
+            usage = shutil.disk_usage(self.root)
+        except OSError:
+            return None
+        return usage.free, usage.total
+
+    def open(self, key: str) -> BinaryIO:
+        package_id, path = split_key(key)
+        loaded = self._load_index(package_id)
+        if loaded is None or path not in loaded[0]["objects"]:
+            raise ObjectNotFound(f"对象「{key}」不存在")
+        place = self._placement(package_id).get(path)
+        volume = self.root / "volumes" / package_id / str(place[0]) if place else None
+        if place is None or volume is None or not volume.is_file():
+            raise ObjectNotFound(f"对象「{key}」已列入包索引，但存储卷中缺失")
+        f = volume.open("rb")
+        end = f.seek(0, os.SEEK_END)
+        size = max(0, min(int(place[2]), end - int(place[1])))  # a truncated volume reads short
+        return cast(BinaryIO, io.BufferedReader(_Slice(f, int(place[1]), size), CHUNK))
+
+    def stat(self, key: str) -> ObjectInfo:
+        package_id, path = split_key(key)
+        loaded = self._load_index(package_id)
+        entry = loaded[0]["objects"].get(path) if loaded is not None else None
+        if entry is None:
+            raise ObjectNotFound(f"对象「{key}」不存在")
+        return ObjectInfo(key=key, size=entry[0], sha256=entry[1], sm3=entry[2])
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        package_part, sep, _ = prefix.partition("/")
+        ids = [package_part] if sep else [p for p in self.packages() if p.startswith(prefix)]
+        for package_id in sorted(ids):
+            loaded = self._load_index(package_id)
+            if loaded is None:
+                continue
+            for path, (size, sha256, sm3) in sorted(loaded[0]["objects"].items()):
+                key = f"{package_id}/{path}"
+                if key.startswith(prefix):
+                    yield ObjectInfo(key=key, size=size, sha256=sha256, sm3=sm3)
+
+    def package(self, package_id: str) -> PackageInfo | None:
+        check_package_id(package_id)
+        loaded = self._load_index(package_id)
+        return package_info(package_id, *loaded) if loaded is not None else None
+
+    def packages(self) -> Iterator[str]:
+        for entry in sorted((self.root / "index").glob("*.json")):
+            if not entry.name.startswith("."):
+                yield entry.stem
+
+    def repair_object(
+        self, key: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str
+    ) -> ObjectInfo:
+        package_id, path = split_key(key)
+        loaded = self._load_index(package_id)
+        entry = loaded[0]["objects"].get(path) if loaded is not None else None
+        place = self._placement(package_id).get(path)
+        if entry is None or place is None:
+            raise ObjectNotFound(f"对象「{key}」不在包索引中，不能修复")
+        info = check_repair(key, entry, size=size, sha256=sha256, sm3=sm3)
+        volume = self.root / "volumes" / package_id / str(place[0])
+        if not volume.is_file():
+            raise ObjectNotFound(f"对象「{key}」所在的存储卷 {place[0]} 缺失，须整包重新复制")
+        tmp = self.root / "incoming" / f"repair~{secrets.token_hex(6)}"
+        try:
+            with tmp.open("xb") as out:
+                copy_verified(stream, out, info)
+            os.chmod(volume, stat_mod.S_IRUSR | stat_mod.S_IWUSR | stat_mod.S_IRGRP)
+            try:
+                with volume.open("r+b") as vol, tmp.open("rb") as src:
+                    vol.seek(int(place[1]))
+                    shutil.copyfileobj(src, vol, CHUNK)
+                    vol.flush()
+                    os.fsync(vol.fileno())
+            finally:
+                os.chmod(volume, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return info
+
+    def incoming(self) -> Iterator[str]:
+        seen = {e.name.split("~", 1)[0] for e in (self.root / "incoming").iterdir()}
+        seen.discard("repair")
+        for entry in (self.root / "volumes").iterdir():
+            if not (self.root / "index" / f"{entry.name}.json").exists():
+                seen.add(entry.name)
+        yield from sorted(seen)
+
+    def discard_uncommitted(
+        self, package_id: str, *, reason: str, referenced: Callable[[str], bool]
+    ) -> bool:
+        check_package_id(package_id)
+        if referenced(package_id):
+            return False
+        removed = False
+        for f in (
+            self.root / "index" / f"{package_id}.json",
+            self.root / "placement" / f"{package_id}.json",
+        ):
+            if f.exists():
+                f.unlink()
+                removed = True
+        removed = self.discard_abandoned_writes(package_id) > 0 or removed
+        return removed
+
+    def discard_abandoned_writes(self, package_id: str) -> int:
+        check_package_id(package_id)
+        removed = 0
+        for entry in (self.root / "incoming").glob(f"{package_id}~*"):
+            shutil.rmtree(entry)
+            removed += 1
+        vols = self.root / "volumes" / package_id
+        if vols.exists() and not (self.root / "index" / f"{package_id}.json").exists():
+            shutil.rmtree(vols)
+            removed += 1
+        return removed
