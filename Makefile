@@ -7,7 +7,7 @@ DEMO_HOME := var/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup demo demo-data test test-fast lint typecheck bench-quick clean
+.PHONY: setup demo demo-data test test-fast lint typecheck bench-quick bundle clean
 
 setup:
 	scripts/bootstrap.sh --services
@@ -30,7 +30,12 @@ test: setup
 	$(PY) bench/fixity.py --quick > /dev/null
 	$(PY) bench/ingest.py --quick > /dev/null
 	$(PY) bench/ocr.py --quick > /dev/null
+	$(PY) bench/oai.py --quick > /dev/null
 	$(PY) bench/dashboard.py --quick > /dev/null
+	$(PY) bench/portal.py --quick > /dev/null
+	$(PY) bench/federation.py --quick > /dev/null
+	$(PY) bench/fuzz.py --quick > /dev/null
+	$(PY) bench/faults.py --quick > /dev/null
 
 test-fast:
 	$(PY) -m pytest -x -q -m "not browser and not postgres"
@@ -41,6 +46,10 @@ lint:
 
 typecheck:
 	$(PY) -m mypy
+
+# Offline installation bundle for isolated networks: dist/bundle/ (see README, docs/operations.md)
+bundle: setup
+	scripts/bundle.sh dist/bundle
 
 clean:
 	rm -rf $(VENV) var/demo .pytest_cache .mypy_cache .ruff_cache

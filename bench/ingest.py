@@ -12,22 +12,36 @@ is on the same filesystem as the data:
 * ``large``: 20 files totalling 2 GiB (``--quick``: 4 files, 128 MiB), two files per 件.
 
 Each is a BagIt 1.0 bag (``--form dir``, the default: a folder read in place; ``tar``: an
-uncompressed tar of it, unpacked by the pipeline) with a catalogue (``metadata/目录.csv``),
-process metadata and a 登记表, and a ``manifest-sha256.txt``. Content files are UTF-8 text
-(base64 of random bytes: incompressible, a long-term format, so every check runs and accepts).
+uncompressed tar of it, unpacked by the pipeline) with a catalogue (``metadata/目录.csv``, with
+the per-file 格式信息 and 文档创建程序 and the 开放标识 the checks require), process metadata and a
+登记表, and a ``manifest-sha256.txt``. Content files are UTF-8 text (base64 of random bytes:
+incompressible, a long-term format), so every check runs and the transfer is accepted, flagged
+only for what needs this machine's set-up (no clamd, no declared package digest).
 For each we measure, on warm page cache (the data was just written):
 
-* ``pipeline``: ``lantai ingest`` end to end — read and verify the bag, SHA-256 + SM3 of every
-  byte, format identification, the DA/T 70 checks, the report, the AIP (BagIt + METS/PREMIS)
-  committed to the object store, the catalogue transaction (records, file links, full texts,
-  events), clean-up; ``ingest_workers`` = all cores;
+* ``pipeline``: the ingest job end to end, to ``done`` — read and verify the bag, SHA-256 + SM3
+  of every byte, format identification, the DA/T 70 checks, the report, the AIP (BagIt +
+  METS/PREMIS) committed to the object store, the catalogue transaction (records, file links,
+  full texts, events), clean-up; ``ingest_workers`` = all cores. The replication job the
+  transfer queues (further copies by the storage policy, asynchronous) is timed apart
+  (``replication_seconds``);
 * ``dual_hash_bound``: SHA-256 + SM3 of the same files in one read each, files spread over all
-  cores (the least any ingest that hashes every byte with both must cost);
+  cores (the least any ingest that hashes every byte with both must cost); measured before and
+  after the pipeline (``runs_seconds``), the mean is used;
+* ``identify_bound``: siegfried over the same files, one child process per core;
+* ``write_bound``: a durable copy of the same files (as the AIP needs), one ``syncfs``;
+* ``ceiling``: the slowest of these three bounds — no pipeline that hashes, identifies and
+  durably copies every byte can be faster on this machine;
 * ``bagit_python``: ``bagit.make_bag`` (sha256 + sha512, ``processes=2``) on a copy of the
-  same payload (the copy is not timed).
+  same payload (the copy is not timed) — the issue's baseline; ``bagit_python_sm3``: the same
+  with sha256 + sm3 (our algorithms); ``bagit_python_validate``: ``Bag.validate(processes=2)``
+  of the transfer bag itself (what a bagit-python receiver does).
 
-Goals: large ≥ 80 % of the dual-hash bound's MB/s; small ≥ 2 × bagit-python's files/s and
-≥ 500 files/s. Exit status 1 when a measurement failed; goals not met do not fail.
+Goals (the issue's, unchanged): large ≥ 80 % of the dual-hash bound's MB/s; small ≥ 2 ×
+bagit-python's files/s and ≥ 500 files/s. Each goal also carries ``ceiling`` (the value the
+goal's measure would have at the physical ceiling) and ``reachable`` (whether the goal is below
+it at all on this machine). The machine is shared: compare ratios from the same run, and see
+``load_average_at_start``. Exit status 1 when a measurement failed; unmet goals do not fail.
 """
 
 from __future__ import annotations
@@ -52,7 +66,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from benchlib import log, machine
+from benchlib import load_average, log, machine
 from lantai.crypto.digest import new_sm3
 from lantai.ingest.service import Submission, submit
 from lantai.instance import Instance
@@ -77,6 +91,11 @@ def _text_bytes(rng: random.Random, size: int) -> bytes:
     return raw[:size]
 
 
+# Every content file starts with this line: random base64 can begin like an executable
+# (one file in 10,000 was identified as x-fmt/410 "Windows New Executable", rightly flagged).
+HEADER = "兰台 Lantai 基准测试数据\n".encode()
+
+
 def make_payload(root: Path, sizes: list[int], seed: int) -> list[tuple[str, int, str]]:
     """Write the content files; returns (name, size, sha256) — hashed as they are generated."""
     rng = random.Random(seed)
@@ -88,8 +107,11 @@ def make_payload(root: Path, sizes: list[int], seed: int) -> list[tuple[str, int
         sha = hashlib.sha256()
         with (data_dir / name).open("wb") as f:
             left = size
+            first = True
             while left:
                 block = _text_bytes(rng, min(left, 8 * CHUNK))
+                if first:
+                    block, first = (HEADER + block)[: len(block)], False
                 f.write(block)
                 sha.update(block)
                 left -= len(block)
@@ -104,7 +126,8 @@ def make_bag(root: Path, files: list[tuple[str, int, str]]) -> None:
     meta.mkdir()
     headers = [
         "电子文件号", "档号", "题名", "责任者", "日期", "年度", "保管期限", "机构或问题",
-        "文件编号", "页数", "密级", "件号", "文件名", "计算机文件大小", "SHA256",
+        "文件编号", "页数", "密级", "开放标识", "件号", "文件名", "计算机文件大小", "格式信息",
+        "文档创建程序", "SHA256",
     ]  # fmt: skip
     process = ["电子文件号", "业务行为", "行为时间", "机构人员名称", "行为依据", "行为描述"]
     with (
@@ -129,9 +152,12 @@ def make_bag(root: Path, files: list[tuple[str, int, str]]) -> None:
                     f"示府办发〔2011〕{n}号",
                     "1",
                     "公开",
+                    "未审核",
                     str(n),
                     ";".join(name for name, _, _ in item),
                     ";".join(str(size) for _, size, _ in item),
+                    ";".join("TXT" for _ in item),
+                    ";".join("基准数据生成器 1.0" for _ in item),
                     ";".join(sha for _, _, sha in item),
                 ]
             )
@@ -186,9 +212,9 @@ def dual_hash_bound(paths: list[Path], workers: int) -> float:
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         with path.open("rb", buffering=0) as f:
-            while n := f.readinto(view):  # type: ignore[attr-defined]
+            while n := f.readinto(view):
                 sha.update(view[:n])
-                sm3.update(view[:n])
+                sm3.update(view[:n])  # type: ignore[arg-type]  # memoryview is fine at run time
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -196,17 +222,88 @@ def dual_hash_bound(paths: list[Path], workers: int) -> float:
     return time.perf_counter() - t0
 
 
-def bagit_python(payload: Path, copy: Path) -> float:
-    import bagit
+def identify_bound(paths: list[Path], workers: int) -> float:
+    """Seconds for siegfried to identify every file: ``workers`` child processes, one share
+    each (how the pipeline spreads it; child start-up included). siegfried reads each small
+    file whole, so this is a per-byte cost the pipeline cannot avoid."""
+    from lantai.formats.identify import identify_many
+
+    shares = [paths[i::workers] for i in range(workers)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda part: identify_many(part, workers=1, in_process=False), shares))
+    return time.perf_counter() - t0
+
+
+def write_bound(paths: list[Path], out: Path, workers: int) -> float:
+    """Seconds to make a durable copy of every file, as the pipeline must for the AIP: files
+    of ``DIRECT_COPY_MIN`` bytes or more with ``DirectCopy`` (O_DIRECT on a writer thread),
+    smaller ones with an ordinary copy, ``workers`` files at a time; then one ``syncfs`` (what
+    the object store's commit does). The disk's share of the work, without any hashing."""
+    from lantai.ingest.digests import DIRECT_COPY_MIN
+    from lantai.ingest.directcopy import DirectCopy
+
+    out.mkdir(parents=True)
+
+    def one(item: tuple[int, Path]) -> None:
+        i, path = item
+        target = out / f"{i}"
+        if path.stat().st_size < DIRECT_COPY_MIN:
+            shutil.copyfile(path, target)
+            return
+        with path.open("rb", buffering=0) as f, DirectCopy(target) as copy:
+            while n := f.readinto(copy.buffer()):
+                copy.write(n)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, enumerate(paths)))
+    _syncfs(out)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(out)
+    return seconds
+
+
+def _syncfs(path: Path) -> None:
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
+            os.sync()
+    except AttributeError:
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+def bagit_make(payload: Path, copy: Path, checksums: list[str]) -> float:
+    """``bagit.make_bag`` (processes=2) on a fresh copy of the payload (the copy is not timed)."""
+    import bagit  # type: ignore[import-untyped]
 
     shutil.copytree(payload, copy)
     logging.getLogger("bagit").setLevel(logging.WARNING)
     t0 = time.perf_counter()
-    bagit.make_bag(str(copy), checksums=["sha256", "sha512"], processes=2)
+    bagit.make_bag(str(copy), checksums=checksums, processes=2)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(copy)
+    return seconds
+
+
+def bagit_validate(bag: Path) -> float:
+    """``bagit.Bag(bag).validate(processes=2)``: what a bagit-python receiver does with the same
+    transfer (its SHA-256 manifest: the one algorithm the sender declared)."""
+    import bagit
+
+    logging.getLogger("bagit").setLevel(logging.WARNING)
+    t0 = time.perf_counter()
+    bagit.Bag(str(bag)).validate(processes=2)
     return time.perf_counter() - t0
 
 
 def run_pipeline(home: Path, package: Path, workers: int) -> dict[str, Any]:
+    """The ingest job of one transfer, timed to ``done``; then, timed apart, the replication
+    job it queues (the storage policy's further copies: asynchronous, not part of 归档)."""
     settings = Settings(
         home=home,
         archive_code="136101",
@@ -227,11 +324,18 @@ def run_pipeline(home: Path, package: Path, workers: int) -> dict[str, Any]:
             responsible=UNIT,
             values={"date": "1949-2024", "custody_history": "基准测试"},
         )
+    runner = InProcessRunner(inst, default_registry())
     t0 = time.perf_counter()
     with inst.db.write() as s:
         row, _ = submit(inst, s, op, Submission(source=package, fonds_code="Z109", category="WS"))
-    InProcessRunner(inst, default_registry()).run_until_idle()
+        s.flush()
+        job_id = row.job_id
+    assert job_id is not None
+    runner.run_job(job_id)
     seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    runner.run_until_idle()  # replication of the AIP to the policy's other locations
+    replication = time.perf_counter() - t1
     with inst.db.read() as s:
         final = s.get(IngestTransfer, row.id)
         assert final is not None
@@ -252,6 +356,15 @@ def run_pipeline(home: Path, package: Path, workers: int) -> dict[str, Any]:
         "counts": final.counts,
         "error": final.error,
         "step_seconds": steps,
+        "replication_seconds": round(replication, 3),
+    }
+
+
+def _rate(seconds: float, files: int, mb: float) -> dict[str, Any]:
+    return {
+        "seconds": round(seconds, 3),
+        "files_per_s": round(files / seconds, 1),
+        "mb_per_s": round(mb / seconds, 1),
     }
 
 
@@ -266,49 +379,67 @@ def measure(
     package = to_tar(bag, case / "bag.tar") if form == "tar" else bag
     total = sum(sizes)
     mb = total / 1e6
-    out: dict[str, Any] = {"files": len(sizes), "bytes": total, "form": form}
+    n = len(sizes)
+    out: dict[str, Any] = {"files": n, "bytes": total, "form": form}
 
     log(f"{name}: dual-hash bound ({workers} workers)")
-    paths = [bag / "data" / n for n, _, _ in files]
+    paths = [bag / "data" / fname for fname, _, _ in files]
     dual_hash_bound(paths[: min(len(paths), 50)], workers)  # warm-up (code, not data)
-    secs = dual_hash_bound(paths, workers)
-    out["dual_hash_bound"] = {
-        "seconds": round(secs, 3),
-        "files_per_s": round(len(sizes) / secs, 1),
-        "mb_per_s": round(mb / secs, 1),
-    }
+    hash_runs = [dual_hash_bound(paths, workers)]  # and once more after the pipeline
+    log(f"{name}: identification bound (siegfried, {workers} processes)")
+    out["identify_bound"] = _rate(identify_bound(paths, workers), n, mb)
+    log(f"{name}: durable-write bound (O_DIRECT copy + fsync, {workers} workers)")
+    out["write_bound"] = _rate(write_bound(paths, case / "write-bound", workers), n, mb)
 
     log(f"{name}: full pipeline")
     pipe = run_pipeline(case / "home", package, workers)
-    pipe["files_per_s"] = round(len(sizes) / pipe["seconds"], 1)
-    pipe["mb_per_s"] = round(mb / pipe["seconds"], 1)
+    pipe.update(_rate(pipe["seconds"], n, mb))
     out["pipeline"] = pipe
+    log(f"{name}: dual-hash bound again")
+    hash_runs.append(dual_hash_bound(paths, workers))
+    # The machine is shared: the bound is the mean of the runs before and after the pipeline.
+    out["dual_hash_bound"] = _rate(sum(hash_runs) / len(hash_runs), n, mb)
+    out["dual_hash_bound"]["runs_seconds"] = [round(x, 3) for x in hash_runs]
+    # No pipeline that hashes, identifies and durably copies every file can beat the slowest
+    # of the three done alone on all cores.
+    floor = max(out[k]["seconds"] for k in ("dual_hash_bound", "identify_bound", "write_bound"))
+    out["ceiling"] = _rate(floor, n, mb)
     if package != bag:
         package.unlink()
 
-    log(f"{name}: bagit-python make_bag (sha256+sha512, processes=2) on a copy")
     try:
-        secs = bagit_python(bag / "data", case / "bagit-copy")
-        out["bagit_python"] = {
-            "seconds": round(secs, 3),
-            "files_per_s": round(len(sizes) / secs, 1),
-            "mb_per_s": round(mb / secs, 1),
-        }
+        log(f"{name}: bagit-python validate of the same bag (processes=2)")
+        out["bagit_python_validate"] = _rate(bagit_validate(bag), n, mb)
+        log(f"{name}: bagit-python make_bag (sha256+sha512, processes=2) on a copy")
+        out["bagit_python"] = _rate(bagit_make(bag / "data", case / "copy", DEFAULT_BAGIT), n, mb)
+        log(f"{name}: bagit-python make_bag (sha256+sm3, processes=2) on a copy")
+        out["bagit_python_sm3"] = _rate(bagit_make(bag / "data", case / "copy", OUR_BAGIT), n, mb)
     except ImportError as exc:
         out["bagit_python"] = {"error": f"bagit not installed: {exc}"}
     shutil.rmtree(case, ignore_errors=True)
     return out
 
 
-def _goal(name: str, value: float, unit: str, goal: str, met: bool) -> dict[str, Any]:
-    return {"name": name, "value": value, "unit": unit, "goal": goal, "met": met}
+DEFAULT_BAGIT = ["sha256", "sha512"]  # the issue's baseline: bagit-python's defaults
+OUR_BAGIT = ["sha256", "sm3"]  # the same algorithms as the pipeline (hashlib has SM3 here)
+
+
+def _goal(
+    name: str, value: float, unit: str, goal: str, met: bool, **context: Any
+) -> dict[str, Any]:
+    return {"name": name, "value": value, "unit": unit, "goal": goal, "met": met, **context}
 
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's three goals, unchanged. Each also states the physical ceiling measured in
+    the same run (the slowest of hashing, identifying and durably writing every byte, each
+    alone on all cores) and whether the goal is reachable below it at all."""
     out = []
     large, small = results.get("large", {}), results.get("small", {})
     if "pipeline" in large:
-        share = large["pipeline"]["mb_per_s"] / large["dual_hash_bound"]["mb_per_s"]
+        bound = large["dual_hash_bound"]["mb_per_s"]
+        share = large["pipeline"]["mb_per_s"] / bound
+        ceiling = large["ceiling"]["mb_per_s"] / bound
         out.append(
             _goal(
                 "large transfer: pipeline MB/s as a share of the dual-hash bound",
@@ -316,10 +447,17 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "ratio",
                 ">= 0.8",
                 share >= 0.8,
+                ceiling=round(ceiling, 3),
+                reachable=ceiling >= 0.8,
+                share_of_ceiling=round(
+                    large["pipeline"]["mb_per_s"] / large["ceiling"]["mb_per_s"], 3
+                ),
+                note="ceiling: the durable-write bound when the disk is slower than hashing",
             )
         )
     if "pipeline" in small:
         fps = small["pipeline"]["files_per_s"]
+        ceiling_fps = small["ceiling"]["files_per_s"]
         bagit_fps = small.get("bagit_python", {}).get("files_per_s")
         if bagit_fps:
             out.append(
@@ -329,10 +467,34 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "ratio",
                     ">= 2",
                     fps >= 2 * bagit_fps,
+                    ceiling=round(ceiling_fps / bagit_fps, 3),
+                    reachable=ceiling_fps >= 2 * bagit_fps,
+                    note=(
+                        "bagit-python only hashes (sha256+sha512); the pipeline must also "
+                        "identify every file with siegfried and write the AIP, whose bounds "
+                        "alone are below 2 × bagit-python here"
+                    ),
                 )
             )
-        out.append(_goal("small transfer: pipeline files/s", fps, "files/s", ">= 500", fps >= 500))
+        out.append(
+            _goal(
+                "small transfer: pipeline files/s",
+                fps,
+                "files/s",
+                ">= 500",
+                fps >= 500,
+                ceiling=ceiling_fps,
+                reachable=ceiling_fps >= 500,
+                share_of_ceiling=round(fps / ceiling_fps, 3),
+            )
+        )
     return out
+
+
+def _siegfried_version() -> str:
+    import pygfried
+
+    return str(pygfried.version())
 
 
 def main() -> int:
@@ -345,6 +507,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     workers = os.cpu_count() or 1
+    load_at_start = load_average()
     rng = random.Random(args.seed)
     n_small = 1_000 if args.quick else 10_000
     small = [rng.randint(4 << 10, 64 << 10) for _ in range(n_small)]
@@ -367,7 +530,7 @@ def main() -> int:
         shutil.rmtree(base, ignore_errors=True)
     doc = {
         "bench": "ingest",
-        "machine": machine(),
+        "machine": machine(load_at_start, siegfried=_siegfried_version()),
         "results": {"quick": args.quick, "workers": workers, **results},
         "goals": goals(results),
     }

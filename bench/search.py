@@ -54,6 +54,7 @@ from lantai.demo.generator import generate_records, load_vocabulary
 from lantai.instance import Instance
 from lantai.search import Indexer, SearchHome, SearchParams, SearchReader, SearchService
 from lantai.search.analysis import fold, query_slots
+from lantai.search.cache import ResultCache
 from lantai.search.schema import doc_values
 from lantai.security import Actor, Perm
 from lantai.settings import Settings
@@ -107,8 +108,9 @@ def publish_open(home: Path) -> int:
             result = s.execute(
                 sql(
                     "INSERT INTO published_records (record_id, state, published_at, published_by,"
-                    " datestamp, title, responsible, fields, masked_spans)"
-                    " SELECT r.id, 'published', :now, 'bench', :now, r.title, r.responsible, '{}', 0"
+                    " unpublish_reason, datestamp, title, responsible, fields, masked_spans)"
+                    " SELECT r.id, 'published', :now, 'bench', '', :now, r.title, r.responsible,"
+                    " '{}', 0"
                     " FROM records r WHERE r.open_status = '开放' AND r.lifecycle = 'active'"
                     " AND NOT EXISTS (SELECT 1 FROM published_records p WHERE p.record_id = r.id)"
                 ),
@@ -419,6 +421,7 @@ def phase_queries(home: Path, index: Path, n: int, rebuild: bool, workers: int) 
     inst = _open(home)
     reader = SearchReader(SearchHome(index))
     service = SearchService(inst, reader)
+    service.cache = ResultCache(ranked=0, facets=0)  # measure the index, not the result cache
     cases = query_mix(inst, n)
     load = load_average()
     out: dict[str, Any] = run_mix(service, cases)

@@ -13,7 +13,8 @@ want_services=0
 # and at build time (python venv/headers). Tools that later capabilities need are added here.
 DEB_PACKAGES=(python3 python3-venv python3-dev build-essential libmagic1 clamav clamav-daemon ffmpeg
   fonts-wqy-microhei fonts-noto-cjk chromium tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra
-  poppler-utils)
+  poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  zbar-tools)
 DEB_SERVICES=(postgresql redis-server)
 
 SUDO=""

@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from factories import create_fonds, create_series, item_values
 from lantai.archival import Level
 from lantai.dashboard import rebuild
 from lantai.instance import Instance
 from lantai.security import Actor
-from lantai.store import IngestTransfer, Record, RecordFile
+from lantai.store import IngestTransfer, Record, RecordFile, ScanPage, ScanPageText
 
 OLD = datetime(2024, 6, 1, tzinfo=UTC)  # records "entered" before this year (2026)
 
@@ -172,3 +173,105 @@ def build_known(inst: Instance, actor: Actor) -> Known:
     # Files and entry dates were written behind the catalogue's back: recompute once.
     rebuild(inst.db)
     return k
+
+
+def build_progress(
+    k: Known, actor: Actor, tmp: Path, *, ocr: bool = True, backup: bool = True
+) -> Known:
+    """Work in progress on the known instance, made through the real services.
+
+    * 专题库「民生」: ws2011_0, ws2011_1 and ws2011_2 (fields.collections); scan batch A
+      (ws2011_0, 2 pages) and batch B (ws2011_1, 1 page, and one page whose 档号 is not in the
+      catalogue) are linked: 民生 2 of 3 linked; 3 linked pages (画幅), 2 scanned 件.
+    * OCR: batch A recognised with tesseract and its page 2 marked low-confidence (as a weak
+      scan would be); batch B's 2 pages not yet recognised.
+    * 开放审核: one batch of ws1948_1 and ws2011_3 in 初审, ws2011_3 decided 开放 (not applied).
+    * 上网公布: every 开放 件 published (ws2011_0, ws2011_1, ws1948_0, zp0–2: 6).
+    * Backups: one backup, restorability test passed.
+    * 利用登记 (2026): person P (个人·权益维护, 网上) views ws2011_0 and ws2011_1 on 3 March (and
+      ws2011_0 again: not logged twice); a walk-in (单位·工作查考, 到馆) reads and copies 4 pages
+      of ws1948_0 on 2 May; P gets a certificate on ws2011_0 (个人·学术研究, 网上) on 3 June; P's
+      view of zp0 on 30 December 2025 is last year's. 2026: 3 人次, 5 卷（件）次.
+
+    ``ocr=False`` leaves all four pages unrecognised; ``backup=False`` makes no backup.
+    """
+    from digitisation_support import render_page, save
+    from lantai.appraisal.publication.service import publish_all_open
+    from lantai.appraisal.review import DecisionInput, ItemFilter, create_batch, decide
+    from lantai.backup import create_backup, verify_backup
+    from lantai.digitisation import import_batch, link_batch, load_config, ocr_batch
+    from lantai.digitisation.ocr import make_engine
+
+    inst, ids = k.inst, k.ids
+    codes: dict[str, str] = {}
+    with inst.db.write() as s:  # no scheme element for 专题库 yet: 挂接 reads fields.collections
+        for key in ("ws2011_0", "ws2011_1", "ws2011_2"):
+            rec = s.get(Record, ids[key])
+            assert rec is not None and rec.archival_code
+            rec.fields = {**rec.fields, "collections": ["民生"]}
+            codes[key] = rec.archival_code
+        fonds = s.get(Record, k.fonds)
+        assert fonds is not None and fonds.archival_code
+        fonds_code = fonds.archival_code
+    a, b = tmp / "scan-a", tmp / "scan-b"
+    save(render_page(1, width_mm=80), a / codes["ws2011_0"] / "0001.png")
+    save(render_page(2, width_mm=80), a / codes["ws2011_0"] / "0002.png")
+    save(render_page(3, width_mm=60), b / f"{codes['ws2011_1']}-0001.png")
+    stray = codes["ws2011_1"].rsplit("-", 1)[0] + "-9999"
+    save(render_page(4, width_mm=60), b / f"{stray}-0001.png")
+    batch_a = import_batch(inst, actor, a, fonds_code=fonds_code, category="WS", collection="民生")
+    batch_b = import_batch(inst, actor, b, fonds_code=fonds_code, category="WS")
+    link_batch(inst, actor, batch_a.id)
+    link_batch(inst, actor, batch_b.id)
+    if ocr:
+        engine = make_engine("tesseract", load_config().ocr)
+        ocr_batch(inst, batch_a.id, actor_name=actor.username, engine=engine)
+        with inst.db.write() as s:
+            row = s.scalar(
+                select(ScanPageText)
+                .join(ScanPage, ScanPage.id == ScanPageText.page_id)
+                .where(ScanPage.batch_id == batch_a.id, ScanPage.page_no == 2)
+            )
+            assert row is not None
+            row.low_confidence = True
+    with inst.db.write() as s:
+        review = create_batch(inst, s, actor, [ids["ws1948_1"], ids["ws2011_3"]])
+        decide(
+            inst,
+            s,
+            actor,
+            review.id,
+            DecisionInput(result="开放"),
+            items=ItemFilter(record_ids=(ids["ws2011_3"],)),
+        )
+    publish_all_open(inst, actor, reason="测试：开放档案目录上网")
+    ids["review_batch"] = review.id
+    _uses(inst, ids)
+    if backup:
+        made = create_backup(inst, tmp / "backups", actor)
+        verify_backup(inst, made.uid, actor)
+        ids["backup"] = made.id
+    return k
+
+
+def _uses(inst: Instance, ids: dict[str, int]) -> None:
+    from lantai.access.uselog import Use, log_use
+
+    def at(month: int, day: int, year: int = 2026) -> datetime:
+        return datetime(year, month, day, 10, tzinfo=UTC)
+
+    p = ("user:900", "个人")
+    walkin = ("walkin:某单位经办人", "单位")
+    uses = [
+        (p, "权益维护", "网上", "view", "ws2011_0", 0, at(3, 1), True),
+        (p, "权益维护", "网上", "view", "ws2011_1", 0, at(3, 1), True),
+        (p, "权益维护", "网上", "view", "ws2011_0", 0, at(3, 1), False),  # same day: once
+        (walkin, "工作查考", "到馆", "visit", "ws1948_0", 0, at(5, 2), True),
+        (walkin, "工作查考", "到馆", "copy", "ws1948_0", 4, at(5, 2), True),
+        (p, "学术研究", "网上", "certificate", "ws2011_0", 0, at(6, 3), True),
+        (p, "权益维护", "网上", "view", "zp0", 0, at(12, 30, 2025), True),
+    ]
+    with inst.db.write() as s:
+        for (person, user_type), purpose, channel, kind, key, pages, when, new in uses:
+            use = Use(person, user_type, purpose, channel, kind, ids[key], pages=pages)
+            assert log_use(s, use, now=when) is new

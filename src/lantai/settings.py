@@ -9,7 +9,7 @@ SQLite database, instance configuration overrides, secrets and the audit witness
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -109,6 +109,71 @@ class Settings(BaseSettings):
         description="档案馆代码 of this archive (6 digits, DA/T 18): required at 全宗 level and in exports. Set with `lantai init --archive-code`.",
     )
     archive_name: str = Field("示范市档案馆", description="Name of this archive, used in exports.")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description=(
+            "Public address of this archive's portal (scheme://host[:port], no trailing slash): "
+            "certificate QR codes and verification links point to <public_base_url>/verify/<code>."
+        ),
+    )
+    certificate_profile: Literal["sm2", "ed25519", "rsa3072"] = Field(
+        "sm2",
+        description=(
+            "Signature profile of new certificate signing keys: 'sm2' (SM2 with SM3, default), "
+            "'ed25519' or 'rsa3072' (RSA-PSS with SHA-256). Takes effect at the next key rotation."
+        ),
+    )
+    certificate_verify_max_mb: int = Field(
+        50, ge=1, description="Largest certificate file the public verification accepts, in MiB."
+    )
+    oai_base_url: str = Field(
+        "",
+        description=(
+            "Public URL of the OAI-PMH endpoint (e.g. https://archive.example.cn/oai), given in "
+            "every response; empty: the URL the request came in on."
+        ),
+    )
+    oai_admin_email: str = Field(
+        "oai-admin@example.invalid",
+        description="adminEmail in the OAI-PMH Identify response (set the archive's real address).",
+    )
+    oai_page_size: int = Field(
+        500, ge=1, le=10_000, description="Records (or headers) per OAI-PMH ListRecords page."
+    )
+    oai_harvest_timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for one response when harvesting a partner."
+    )
+    jobs_backend: Literal["inprocess", "redis"] = Field(
+        "inprocess",
+        description=(
+            "Who runs background jobs: 'inprocess' (threads inside `lantai serve`, nothing to "
+            "install) or 'redis' (`lantai worker` processes on any host pull jobs from Redis)."
+        ),
+    )
+    jobs_workers: int = Field(
+        1, ge=1, description="Worker threads of the in-process job pool of `lantai serve`."
+    )
+    jobs_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "A running job's lease; renewed every third of it. A job whose worker died on "
+            "another host is taken over once its lease expires."
+        ),
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis of the 'redis' jobs backend."
+    )
+    redis_namespace: str = Field(
+        "lantai", description="Prefix of every Redis key this instance uses (one per instance)."
+    )
+    asr_model_dir: Path | None = Field(
+        None,
+        description=(
+            "Speech-recognition model directory installed by the operator (Vosk or "
+            "faster-whisper/CTranslate2 layout). Unset: audio/video records wait as 待转写."
+        ),
+    )
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

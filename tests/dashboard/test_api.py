@@ -105,7 +105,8 @@ def test_drill_down_returns_exactly_the_records(client: TestClient, known_web: K
     assert r["total"] == 12 and len(r["items"]) == 2
     r = client.get("/api/dashboard/drill/ingest.queue", params={"state": "staged"}).json()
     assert r["kind"] == "transfer" and r["total"] == 1 and r["items"][0]["state_label"] == "已解包"
-    assert client.get("/api/dashboard/drill/use.visits").status_code == 404  # 未启用: no rows
+    assert client.get("/api/dashboard/drill/holdings.frames").status_code == 404  # 未启用
+    assert client.get("/api/dashboard/drill/search.lag").status_code == 404  # no rows behind it
     assert client.get("/api/dashboard/drill/nothing").status_code == 404
 
 
@@ -154,7 +155,7 @@ EXPECTED_CODES = {
     54: 75,
     57: 0,
     58: 0,
-    59: 3,
+    59: 0,  # records with files but no scan pages (see test_progress for scanned ones)
     78: 0.0001,
     79: 0.0014,
     80: 0.0003,
@@ -171,6 +172,9 @@ EXPECTED_CODES = {
     129: 5,
     130: 0.0,
     131: 0.0006,
+    132: 0.0,
+    133: 0.0,
+    **dict.fromkeys(range(134, 144), 0),  # no uses logged (see test_progress for uses)
 }
 GB_CODES = {
     50: 7500,
@@ -199,7 +203,7 @@ def test_annual_statistics_every_code(client: TestClient) -> None:
     assert {c: ok[c]["count"] for c in GB_CODES} == GB_CODES
     assert all(row["check"] is True for row in ok.values())
     disabled = {c for c, row in rows.items() if row["status"] == "disabled"}
-    assert disabled == {49, 55, 56, 95, 96, *range(99, 124), *range(132, 146)}
+    assert disabled == {49, 55, 56, 95, 96, *range(99, 124), 144, 145}
     assert all(rows[c]["value"] is None and rows[c]["note"] for c in disabled)
     # 2024: the six WS records entered then are the whole holdings at the end of 2024.
     y2024 = {
@@ -220,7 +224,7 @@ def test_annual_xlsx_official_layout(client: TestClient) -> None:
         row[1]: row for row in ws.iter_rows(min_row=4, values_only=True) if isinstance(row[1], int)
     }
     assert rows[48][:4] == ("馆藏档案 以件为保管单位", 48, "件", 12)
-    assert rows[134][3] is None and rows[134][4].startswith("未启用")
+    assert rows[144][3] is None and rows[144][4].startswith("未启用")
 
 
 def test_cli_annual(known: Known, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dashboard_support import Known, build_known
+from dashboard_support import Known, build_known, build_progress
 from lantai.instance import Instance
 from lantai.security import Actor
 from lantai.web.app import create_app
@@ -20,7 +20,7 @@ def test_dashboard_renders_charts_and_drills_down(
 ) -> None:
     from playwright.sync_api import expect
 
-    k: Known = build_known(instance, operator)
+    k: Known = build_progress(build_known(instance, operator), operator, tmp_path)
     with instance.db.write() as s:
         instance.users.create(
             s,
@@ -46,7 +46,18 @@ def test_dashboard_renders_charts_and_drills_down(
         expect(page.locator("#dash-status")).to_contain_text("数据截至审计日志")
         tile = page.locator('.kpi[data-figure="holdings.items"] .value')
         expect(tile).to_have_text("12")
-        for chart in ("category", "year", "growth", "rates", "queue", "carrier"):
+        charts = (
+            "category",
+            "year",
+            "growth",
+            "rates",
+            "linking",
+            "queue",
+            "carrier",
+            "work",
+            "use",
+        )
+        for chart in charts:
             expect(page.locator(f"#chart-{chart} canvas")).to_have_count(1)
         # ECharts drew the bars: the canvas of the category chart is not blank.
         painted = page.evaluate(
@@ -56,13 +67,27 @@ def test_dashboard_renders_charts_and_drills_down(
                        return n; }"""
         )
         assert painted > 1000
-        expect(page.locator("#disabled-list")).to_contain_text("利用人次")
+        expect(page.locator('.kpi[data-figure="digitisation.frames"] .value')).to_have_text("3")
+        expect(page.locator('.kpi[data-figure="publication.online"] .value')).to_have_text("6")
+        expect(page.locator('.kpi[data-figure="backup.last"] .value')).to_have_text("0")
+        expect(page.locator('.kpi[data-figure="use.visits"] .value')).to_have_text("3")
+        # The whole dashboard (tiles and the nine charts) fits one 1600 × 1000 screen.
+        bottom = page.evaluate(
+            "() => document.querySelector('.charts').getBoundingClientRect().bottom"
+        )
+        assert bottom <= 1000, bottom
+        expect(page.locator("#disabled-list")).to_contain_text("缩微品")
         SHOT_DIR.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT_DIR / "dashboard.png"), full_page=True)
         # A KPI tile drills down to exactly its records.
         page.locator('.kpi[data-figure="holdings.photos"]').click()
         expect(page.locator("#drill-total")).to_have_text("共 3 条")
         expect(page.locator("#drill-rows tr")).to_have_count(3)
+        # … and a tile of another kind lists its scan pages.
+        page.locator('.kpi[data-figure="ocr.backlog"]').click()
+        expect(page.locator("#drill-total")).to_have_text("共 3 页")
+        expect(page.locator("#drill-rows")).to_contain_text("（未挂接）")
+        expect(page.locator("#drill-more")).to_be_hidden()
         # A change in the catalogue reaches the open page without a reload (SSE).
         with instance.db.write() as s:
             instance.catalogue.update_record(

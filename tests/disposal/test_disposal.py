@@ -259,10 +259,20 @@ def test_destroy_objects_refuses_without_approval(
         with pytest.raises(PermissionDenied, match="最后一轮审批"):
             authorise(s, item.id)
         forged = DisposalAuthorisation(
-            batch_uid=batch.uid, item_id=item.id, record_id=d10a, approved_by="x", approved_at=""
+            batch_uid=batch.uid,
+            item_id=item.id,
+            record_id=d10a,
+            approved_by="x",
+            approved_at="",
+            destroyed_at="2026-11-21T00:00:00+00:00",
         )
         with pytest.raises(PermissionDenied):
-            destroy_objects(s, open_store(instance.settings), forged, [("a", "b")])
+            destroy_objects(instance, s, forged, [("a", "b")], actor="x")
+        # the store itself accepts nothing but a DestructionOrder
+        store = open_store(instance.settings)
+        pid = next(iter(store.packages()))
+        with pytest.raises(PermissionDenied):
+            store.destroy_objects(pid, ["data/x"], authorisation=object())  # type: ignore[arg-type]
     assert item_id is not None
 
 

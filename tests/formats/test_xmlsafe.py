@@ -107,7 +107,7 @@ def test_billion_laughs_is_refused_fast_and_never_expanded() -> None:
     start = time.perf_counter()
     with pytest.raises(XmlUnsafe) as info:
         parse_bytes(doc, name="lolz.xml")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0  # hang guard: expanding would take 3 GB and minutes
     assert "lollol" not in str(info.value)
 
 

@@ -366,3 +366,17 @@ def test_only_small_files_read_in_place_are_copied_while_hashed(
         else:  # left where it is: the AIP copies it in the kernel (size and mtime guarded)
             assert f.local == bag / "data" / f.path
         assert hashlib.sha256(f.local.read_bytes()).hexdigest() == f.sha256
+
+
+def test_by_default_every_file_read_in_place_is_copied_while_hashed(
+    reader_instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lantai.ingest import digests
+
+    bag = make_bag(tmp_path, sample_items(2), form="dir")
+    monkeypatch.setattr(digests, "DIRECT_COPY_MIN", 1)  # the large-file path (O_DIRECT) for all
+    t = _read(reader_instance, bag, tmp_path)
+    staging = tmp_path / "staging"
+    for f in t.files:
+        assert f.local == staging / "copies" / f.role.value / f.path  # the AIP links these
+        assert hashlib.sha256(f.local.read_bytes()).hexdigest() == f.sha256

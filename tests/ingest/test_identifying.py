@@ -53,3 +53,63 @@ def test_small_transfers_stay_in_one_call(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(identify, "identify_many", spy)
     identify_files(_texts(tmp_path, 5), workers=2)
     assert calls == [5]
+
+
+def _fixture_files(fixtures_dir: Path) -> list[Path]:
+    skeleton = fixtures_dir / "format-id" / "skeleton-suite-dev-subset"
+    files = sorted(p for p in skeleton.rglob("*") if p.is_file() and p.suffix != ".csv")
+    return files + sorted((fixtures_dir / "ofd" / "ofdrw-samples").glob("*.ofd"))
+
+
+def test_stream_gives_exactly_what_identify_many_gives(fixtures_dir: Path) -> None:
+    paths = _fixture_files(fixtures_dir)
+    assert len(paths) > 90
+    with identifying.IdentifyStream(workers=2, min_files=10, batch=7) as stream:
+        for p in paths[:60]:  # handed in while "reading"; the rest only at finish()
+            stream.add(p)
+        assert stream.streamed >= 49  # sent to the children before finish()
+        found = stream.finish(paths + paths[:2])
+    assert list(found) == paths
+    assert found == identify.identify_many(paths, workers=1)
+    assert stream.errors == []
+
+
+def test_stream_of_a_small_transfer_starts_no_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lantai.formats import _siegfried
+
+    def no_child(*_a: Any, **_kw: Any) -> Any:
+        raise AssertionError("no child process for a small transfer")
+
+    monkeypatch.setattr(_siegfried, "SiegfriedProcess", no_child)
+    paths = _texts(tmp_path, 5)
+    with identifying.IdentifyStream(workers=2) as stream:
+        for p in paths:
+            stream.add(p)
+        found = stream.finish(paths)
+    assert stream.streamed == 0 and {f.puid for f in found.values()} == {"x-fmt/111"}
+
+
+def test_files_of_a_child_that_died_are_identified_in_this_process(tmp_path: Path) -> None:
+    paths = _texts(tmp_path, 12)
+    with identifying.IdentifyStream(workers=1, min_files=2, batch=4) as stream:
+        for p in paths[:4]:
+            stream.add(p)
+        assert stream.streamed == 4
+        stream._children[0]._proc.kill()  # the child dies with batches outstanding
+        for p in paths[4:]:
+            stream.add(p)
+        found = stream.finish(paths)
+    assert list(found) == paths
+    assert found == identify.identify_many(paths, workers=1)
+
+
+def test_leaving_without_finish_stops_the_children(tmp_path: Path) -> None:
+    paths = _texts(tmp_path, 6)
+    with identifying.IdentifyStream(workers=2, min_files=2, batch=2) as stream:
+        for p in paths:
+            stream.add(p)
+        procs = [c._proc for c in stream._children]
+        assert len(procs) == 2
+    assert all(p.poll() is not None for p in procs)

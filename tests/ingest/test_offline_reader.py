@@ -127,6 +127,30 @@ def test_declared_md5_is_verified_by_the_reader(reader_instance: Instance, tmp_p
     assert [n.file for n in notes] == ["文件/b.txt"]
 
 
+def test_per_file_format_and_creating_application(
+    reader_instance: Instance, tmp_path: Path
+) -> None:
+    folder = tmp_path / "e"
+    (folder / "文件").mkdir(parents=True)
+    (folder / "文件" / "a.txt").write_bytes(b"hello")
+    (folder / "文件" / "b.txt").write_bytes(b"world")
+    (folder / "目录.csv").write_text(
+        "电子文件号,题名,文件名,格式信息,文档创建程序\n"
+        "k1,甲,a.txt;b.txt,TXT;TXT,WPS Office 2019;记事本\n",
+        encoding="utf-8",
+    )
+    t = _read(reader_instance, folder, tmp_path)
+    assert [n for n in t.notes if n.code == "GD-1-12"] == []  # both columns are understood
+    assert t.records[0].electronic == {
+        "文件/a.txt": {
+            "计算机文件名": "a.txt",
+            "格式信息": "TXT",
+            "文档创建程序": "WPS Office 2019",
+        },
+        "文件/b.txt": {"计算机文件名": "b.txt", "格式信息": "TXT", "文档创建程序": "记事本"},
+    }
+
+
 def test_unknown_columns_are_reported(reader_instance: Instance, tmp_path: Path) -> None:
     folder = tmp_path / "f"
     folder.mkdir()

@@ -101,7 +101,9 @@ def test_run_until_idle_runs_and_records_progress(any_instance: Instance) -> Non
     assert calls == [("ok", {"transfer_id": 7}, 1)]
     done = _job(any_instance, job.id)
     assert done.state == JobState.SUCCEEDED
-    assert done.progress == {"step": "work", "done": 1, "total": 2, "message": ""}
+    p = done.progress
+    assert (p["step"], p["done"], p["total"], p["message"]) == ("work", 1, 2, "")
+    assert p["since"] <= p["at"]  # the step's start: rate and ETA are counted from it
     assert done.lease_owner is None and done.finished_at is not None
     assert runner.run_until_idle() == 0
 

@@ -258,7 +258,9 @@ def test_public_page(client: TestClient, ids: dict[str, int]) -> None:
     assert r.status_code == 200
     assert 'id="total">1<' in r.text and "檔案館" in r.text
     assert "库房改造" not in r.text and "安全保卫" not in r.text
-    assert "/records/" not in r.text  # the public has no record pages
+    # public hits lead to the portal's record pages, never to the staff record pages
+    assert f'href="/portal/records/{ids["open"]}"' in r.text
+    assert 'href="/records/' not in r.text
     assert "密级" not in r.text.split("<main>")[1]
 
 

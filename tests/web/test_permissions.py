@@ -59,14 +59,47 @@ def test_public_routes_are_few() -> None:
         "GET /",
         "GET /api/docs",
         "GET /api/health",
+        # certificate verification (tests/certificates/test_web.py): this archive's public
+        # signing keys, and a code lookup that shows minimal data (no ID number), rate-limited
+        "GET /api/public/certificates/keys",
+        "GET /api/public/certificates/{code}",
+        # 跨馆协作: this node's identity and public keys (tests/federation/test_three_nodes.py)
+        "GET /api/public/federation/node",
         # the published, masked 开放档案目录 (tests/publication/test_publication.py)
         "GET /api/public/open-catalogue/{level}.{fmt}",
         # finds published 开放 records only (tests/search/test_permissions.py, tests/publication)
         "GET /api/public/search",
         "GET /login",
+        # OAI-PMH 2.0 (GET and POST): published, masked 开放 records only (tests/oai/test_provider.py)
+        "GET /oai",
+        # the public portal (tests/access): published 开放 records, or a citizen's live grant
+        "GET /portal",
+        "GET /portal/collections/{key}",
+        "GET /portal/fonds",
+        "GET /portal/login",
+        "GET /portal/records/{record_id}",
+        "GET /portal/records/{record_id}/pages/{n}.jpg",
+        "GET /portal/register",
+        "GET /portal/search",
         "GET /public/search",
+        # the zh-CN verification page the certificate QR code opens (code or uploaded file)
+        "GET /verify",
+        "GET /verify/{code}",
         "POST /api/auth/login",
+        # messages and queries from partner nodes: no session, every request is a signed
+        # LANTAI-FED-MSG-1 message verified against the registry (tests/federation)
+        "POST /api/federation/inbox",
+        "POST /api/federation/search",
+        # verify an uploaded certificate file: size-limited, rate-limited, nothing stored
+        "POST /api/public/certificates/verify",
+        # citizens' registration, rate-limited (tests/access/test_access.py)
+        "POST /api/public/register",
         "POST /login",
+        # OAI-PMH allows POST (form-encoded arguments) for the same verbs as GET /oai
+        "POST /oai",
+        "POST /portal/login",
+        "POST /portal/register",
+        "POST /verify",
     ]
 
 

@@ -64,6 +64,10 @@ class EventType(StrEnum):
     DIGITISATION_BATCH_LINKED = "digitisation:batch:linked"
     DIGITISATION_OCR_COMPLETED = "digitisation:ocr:completed"
     DIGITISATION_OCR_CORRECTED = "digitisation:ocr:corrected"
+    DIGITISATION_ASR_COMPLETED = "digitisation:asr:completed"
+    # background jobs (作业): retried or cancelled by a person
+    JOB_RETRIED = "system:job:retried"
+    JOB_CANCELLED = "system:job:cancelled"
     # storage
     STORAGE_PACKAGE_DISCARDED = "storage:package:discarded"
     STORAGE_OBJECTS_DESTROYED = "storage:objects:destroyed"
@@ -73,6 +77,7 @@ class EventType(StrEnum):
     STORAGE_FIXITY_FAILED = "storage:fixity:failed"
     STORAGE_OBJECT_REPAIRED = "storage:object:repaired"
     STORAGE_OBJECT_UNRECOVERABLE = "storage:object:unrecoverable"
+    PRESERVATION_FORMAT_MIGRATED = "preservation:format:migrated"
     STORAGE_ALERT_RAISED = "storage:alert:raised"
     STORAGE_ALERT_RESOLVED = "storage:alert:resolved"
     # backup (备份与恢复)
@@ -96,6 +101,35 @@ class EventType(StrEnum):
     SECURITY_ROLE_REVOKED = "security:role:revoked"
     SECURITY_CLEARANCE_CHANGED = "security:clearance:changed"
     SECURITY_ACCESS_DENIED = "security:access:denied"
+    # access (档案利用): citizens, requests, reading-room appointments, recorded uses
+    ACCESS_APPOINTMENT_BOOKED = "access:appointment:booked"
+    ACCESS_APPOINTMENT_CANCELLED = "access:appointment:cancelled"
+    ACCESS_CITIZEN_REGISTERED = "access:citizen:registered"
+    ACCESS_REQUEST_APPROVED = "access:request:approved"
+    ACCESS_REQUEST_REFUSED = "access:request:refused"
+    ACCESS_REQUEST_SUBMITTED = "access:request:submitted"
+    ACCESS_USE_RECORDED = "access:use:recorded"
+    # certificates (档案证明、档案复制件证明) and their signing keys
+    CERTIFICATE_ISSUED = "certificate:document:issued"
+    CERTIFICATE_KEY_CREATED = "certificate:key:created"
+    CERTIFICATE_KEY_RETIRED = "certificate:key:retired"
+    CERTIFICATE_KEY_TRUSTED = "certificate:key:trusted"
+    CERTIFICATE_REVOKED = "certificate:document:revoked"
+    # federation (跨馆协作): the node, its partners, signed messages between nodes
+    FEDERATION_MESSAGE_REFUSED = "federation:message:refused"
+    FEDERATION_MESSAGE_REJECTED = "federation:message:rejected"
+    FEDERATION_NODE_CONFIGURED = "federation:node:configured"
+    FEDERATION_PARTNER_ADDED = "federation:partner:added"
+    FEDERATION_PARTNER_UPDATED = "federation:partner:updated"
+    # livelihood records (民生档案跨馆查档): one event per step, at both ends
+    LIVELIHOOD_REQUEST_COLLECTED = "livelihood:request:collected"
+    LIVELIHOOD_REQUEST_FORWARDED = "livelihood:request:forwarded"
+    LIVELIHOOD_REQUEST_ISSUED = "livelihood:request:issued"
+    LIVELIHOOD_REQUEST_NOT_FOUND = "livelihood:request:not_found"
+    LIVELIHOOD_REQUEST_NOTIFIED = "livelihood:request:notified"
+    LIVELIHOOD_REQUEST_RECEIVED = "livelihood:request:received"
+    LIVELIHOOD_REQUEST_REFUSED = "livelihood:request:refused"
+    LIVELIHOOD_REQUEST_SUBMITTED = "livelihood:request:submitted"
     # audit
     AUDIT_CHAIN_VERIFIED = "audit:chain:verified"
     # system
@@ -146,6 +180,9 @@ PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
     EventType.DIGITISATION_BATCH_LINKED: "metadata modification",
     EventType.DIGITISATION_OCR_COMPLETED: "metadata extraction",
     EventType.DIGITISATION_OCR_CORRECTED: "metadata modification",
+    EventType.DIGITISATION_ASR_COMPLETED: "metadata extraction",
+    EventType.JOB_RETRIED: None,
+    EventType.JOB_CANCELLED: None,
     EventType.STORAGE_PACKAGE_DISCARDED: "deletion",
     EventType.STORAGE_OBJECTS_DESTROYED: "deletion",
     EventType.STORAGE_DELETE_REFUSED: None,
@@ -154,6 +191,7 @@ PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
     EventType.STORAGE_FIXITY_FAILED: "fixity check",
     EventType.STORAGE_OBJECT_REPAIRED: "replication",
     EventType.STORAGE_OBJECT_UNRECOVERABLE: "fixity check",
+    EventType.PRESERVATION_FORMAT_MIGRATED: "migration",
     EventType.STORAGE_ALERT_RAISED: None,
     EventType.STORAGE_ALERT_RESOLVED: None,
     EventType.BACKUP_SET_CREATED: "replication",
@@ -174,6 +212,31 @@ PREMIS_EVENT_TYPES: dict[EventType, str | None] = {
     EventType.SECURITY_ROLE_REVOKED: None,
     EventType.SECURITY_CLEARANCE_CHANGED: None,
     EventType.SECURITY_ACCESS_DENIED: None,
+    EventType.ACCESS_APPOINTMENT_BOOKED: None,
+    EventType.ACCESS_APPOINTMENT_CANCELLED: None,
+    EventType.ACCESS_CITIZEN_REGISTERED: None,
+    EventType.ACCESS_REQUEST_APPROVED: None,
+    EventType.ACCESS_REQUEST_REFUSED: None,
+    EventType.ACCESS_REQUEST_SUBMITTED: None,
+    EventType.ACCESS_USE_RECORDED: "dissemination",
+    EventType.CERTIFICATE_ISSUED: "dissemination",
+    EventType.CERTIFICATE_KEY_CREATED: None,
+    EventType.CERTIFICATE_KEY_RETIRED: None,
+    EventType.CERTIFICATE_KEY_TRUSTED: None,
+    EventType.CERTIFICATE_REVOKED: None,
+    EventType.FEDERATION_MESSAGE_REFUSED: None,
+    EventType.FEDERATION_MESSAGE_REJECTED: None,
+    EventType.FEDERATION_NODE_CONFIGURED: None,
+    EventType.FEDERATION_PARTNER_ADDED: None,
+    EventType.FEDERATION_PARTNER_UPDATED: None,
+    EventType.LIVELIHOOD_REQUEST_COLLECTED: "dissemination",
+    EventType.LIVELIHOOD_REQUEST_FORWARDED: None,
+    EventType.LIVELIHOOD_REQUEST_ISSUED: None,
+    EventType.LIVELIHOOD_REQUEST_NOT_FOUND: None,
+    EventType.LIVELIHOOD_REQUEST_NOTIFIED: None,
+    EventType.LIVELIHOOD_REQUEST_RECEIVED: None,
+    EventType.LIVELIHOOD_REQUEST_REFUSED: None,
+    EventType.LIVELIHOOD_REQUEST_SUBMITTED: None,
     EventType.AUDIT_CHAIN_VERIFIED: "fixity check",
     EventType.SYSTEM_INSTANCE_INITIALISED: None,
 }

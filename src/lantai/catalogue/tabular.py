@@ -631,6 +631,7 @@ def _check_archive(
             )
         if info.flag_bits & 0x1:
             raise fail("XLSX 文件已加密", rule=R_FILE, message="工作簿已加密，请先取消密码")
+        _refuse_dtd(archive, info, fail)
     if total > limits.max_uncompressed_bytes:
         raise fail(
             "XLSX 压缩包异常（疑似压缩炸弹）",
@@ -638,6 +639,28 @@ def _check_archive(
             message=(
                 f"解压后共 {total // (1 << 20)} MiB，超过上限 "
                 f"{limits.max_uncompressed_bytes // (1 << 20)} MiB"
+            ),
+        )
+
+
+def _refuse_dtd(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, fail: Callable[..., TableError]
+) -> None:
+    """Excel and WPS never write a DTD; a part that declares one (entity expansion, XXE) is
+    refused before openpyxl's parser sees it. A DOCTYPE precedes the root element, so the head
+    of each XML part is enough."""
+    if not info.filename.endswith((".xml", ".rels", ".vml")) or info.is_dir():
+        return
+    with archive.open(info) as member:
+        head = member.read(4096)
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise fail(
+            "XLSX 文件含文档类型声明（DOCTYPE），拒绝处理",
+            rule=R_ZIP,
+            value=info.filename,
+            message=(
+                f"成员「{info.filename}」含 DOCTYPE/实体声明（可能是实体扩展或外部实体注入攻击），"
+                "Excel/WPS 保存的工作簿不含此类声明"
             ),
         )
 

@@ -34,12 +34,13 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.core import TyperGroup
 
 from lantai.cli.common import console, err_console, fail, open_instance, run
 from lantai.ingest.pipeline import STEP_LABELS
 from lantai.ingest.service import (
+    JOB_KIND,
     Submission,
     get_transfer,
     list_transfers,
@@ -49,11 +50,11 @@ from lantai.ingest.service import (
 )
 from lantai.ingest.transfer import SourceKind
 from lantai.instance import Instance
-from lantai.jobs import InProcessRunner, default_registry
+from lantai.jobs import InProcessRunner, default_registry, recover
 from lantai.security import Actor
 from lantai.storage import open_store, policy_satisfied
 from lantai.storage.tasks import REPLICATE_KIND
-from lantai.store import IngestTransfer, Job, TransferState
+from lantai.store import IngestTransfer, Job, TransferState, utcnow
 
 __all__ = ["ingest_app"]
 
@@ -114,6 +115,15 @@ def _summary(inst: Instance, row: IngestTransfer) -> None:
         )
     if state in (TransferState.DONE, TransferState.CATALOGUED):
         lines.append(f"  已编目 {row.record_count} 条；AIP：{out['aip_id']}")
+    if out.get("preservation_label"):
+        lines.append(
+            f"  长期保存：{out['preservation_label']}"
+            + (
+                f"（{out['preserved_at']}）"
+                if out.get("preserved_at")
+                else "（等待副本复制与校验）"
+            )
+        )
     if row.review == "pending":
         lines.append("  有待人工复核的检测项：请在「移交接收」页面或用 `lantai ingest review` 复核")
     if row.report_key:
@@ -200,7 +210,10 @@ def run_command(
     if not created:
         console.print(f"幂等键「{key}」已提交过：移交 {row.uid}")
     bars = _Bars()
-    runner = InProcessRunner(inst, default_registry(), observer=bars)
+    registry = default_registry()
+    runner = InProcessRunner(inst, registry, observer=bars)
+    if not created:  # sent again after a crash: take the job over from a dead worker at once
+        recover(inst, registry)
     with bars.progress:
         if row.job_id is not None:
             runner.run_job(row.job_id)
@@ -278,10 +291,21 @@ def status_command(
 
 
 @ingest_app.command(
-    "resume", help="接续被中断的接收：重新排队失去执行者的作业，并在本进程中运行全部待办作业。"
+    "resume",
+    help="接续被中断的接收：重新排队失去执行者的作业，等待重试的接收与副本作业立即重试，并在本进程中运行全部待办作业。",
 )
 def resume_command() -> None:
     inst = open_instance()
+    with inst.db.write() as s:  # resuming means now: transfers and copies waiting to retry too
+        s.execute(
+            update(Job)
+            .where(
+                Job.state == "queued",
+                Job.kind.in_([JOB_KIND, REPLICATE_KIND]),
+                Job.run_after > utcnow(),
+            )
+            .values(run_after=utcnow())
+        )
     bars = _Bars()
     runner = InProcessRunner(inst, default_registry(), observer=bars)
     with bars.progress:
@@ -290,11 +314,19 @@ def resume_command() -> None:
 
 
 @ingest_app.command("reconcile", help="清理未完成接收的移交留下的暂存目录、上传文件和信息包。")
-def reconcile_command() -> None:
+def reconcile_command(
+    stopped: Annotated[
+        bool,
+        typer.Option(
+            "--stopped",
+            help="服务与作业进程均已停止时使用：同时清理其他信息包（扫描母版、双层 PDF、销毁清册）被中断的残留写入",
+        ),
+    ] = False,
+) -> None:
     from lantai.ingest.reconcile import reconcile
 
     inst = open_instance()
-    report = reconcile(inst, open_store(inst.settings))
+    report = reconcile(inst, open_store(inst.settings), stopped=stopped)
     console.print(
         f"重新排队作业 {len(report.jobs_requeued)} 个；清理暂存目录 {len(report.staging_removed)} 个、"
         f"上传 {len(report.uploads_removed)} 个、未入库信息包 {len(report.packages_discarded)} 个。"

@@ -64,20 +64,33 @@ def serve(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口")] = 8000,
     background: Annotated[bool, typer.Option(help="同时运行后台任务（移交接收等）")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Web 进程数（大于 1 时须加 --no-background）")
+    ] = 1,
 ) -> None:
-    """启动 Web 服务（一个进程；扩展时在反向代理后运行多个，见 docs/operations.md）。"""
+    """启动 Web 服务（默认一个进程；--workers N 在同一端口运行 N 个，见 docs/operations.md）。"""
     import uvicorn
 
     from lantai.web.app import create_app
 
+    if workers > 1 and background:
+        fail(
+            "--workers 大于 1 时须加 --no-background：后台任务（检索索引、作业）只能由一个进程运行，"
+            "请另起一个 `lantai serve` 单进程（或 Redis 作业后端的 `lantai worker`）"
+        )
     inst = open_instance()
     console.print(f"兰台已启动：http://{host}:{port}  （接口文档 http://{host}:{port}/api/docs）")
+    if workers > 1:
+        inst.close()  # each worker process opens its own (lantai.web.asgi)
     uvicorn.run(
-        create_app(inst, background=background),
+        "lantai.web.asgi:app" if workers > 1 else create_app(inst, background=background),
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=host,
         port=port,
         log_level="info",
         proxy_headers=False,
+        server_header=False,  # no software name in responses (issue 11)
     )
 
 
@@ -343,10 +356,26 @@ def _register_optional() -> None:
         backup_cli.restore_command
     )
     app.add_typer(disposal_cli.disposal_app, name="disposal")
+    from lantai.cli import preserve as preserve_cli
+
+    app.add_typer(preserve_cli.preserve_app, name="preserve")
     app.add_typer(publication.publication_app, name="publication")
     from lantai.cli import scan as scan_cli
 
     app.add_typer(scan_cli.scan_app, name="scan")
+    from lantai.cli import certificate as certificate_cli
+
+    app.add_typer(certificate_cli.certificate_app, name="certificate")
+    from lantai.cli import jobs as jobs_cli
+
+    app.add_typer(jobs_cli.jobs_app, name="jobs")
+    from lantai.cli import oai as oai_cli
+
+    app.add_typer(oai_cli.oai_app, name="oai")
+    from lantai.cli import node as node_cli
+
+    app.add_typer(node_cli.node_app, name="node")
+    app.command("worker")(jobs_cli.worker_command)
 
 
 _register_optional()

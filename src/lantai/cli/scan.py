@@ -25,7 +25,7 @@ from rich.table import Table
 from lantai.cli.common import console, err_console, fail, open_instance, run
 from lantai.digitisation import batch_json, get_batch, import_batch, link_batch, linking_stats
 from lantai.digitisation.report_xlsx import batch_report_xlsx
-from lantai.digitisation.tasks import enqueue_ocr, enqueue_qc
+from lantai.digitisation.tasks import enqueue_asr, enqueue_ocr, enqueue_qc
 from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, JobState, default_registry
 from lantai.security import Actor
@@ -185,6 +185,34 @@ def ocr_command(
         f"已识别 {ocr['pages']} 页（本次 {ocr['recognised_now']} 页，{ocr['seconds']} 秒），"
         f"平均置信度 {ocr['mean_confidence']}，低置信度待校对 {ocr['low_confidence_pages']} 页，双层 PDF {ocr['pdfs']} 份"
     )
+
+
+@scan_app.command("asr")
+def asr_command(
+    record: Annotated[
+        list[int] | None, typer.Option("--record", help="只转写这些条目 ID 的录音录像（可多次）")
+    ] = None,
+) -> None:
+    """语音转写：登记录音/录像文件；已安装模型（LANTAI_ASR_MODEL_DIR）时逐个转写并写入全文，否则标为待转写。"""
+    from sqlalchemy import func, select
+
+    from lantai.store import AsrItem
+
+    inst = open_instance()
+    actor = Actor.operator()
+    with inst.db.write() as s:
+        job = enqueue_asr(s, actor.username, record_ids=list(record or []))
+    _run_job(inst, job.id)
+    with inst.db.read() as s:
+        counts = dict(s.execute(select(AsrItem.state, func.count()).group_by(AsrItem.state)).all())
+    console.print(
+        f"语音转写：已转写 {counts.get('done', 0)}，待转写 {counts.get('pending', 0)}，"
+        f"无法转写 {counts.get('failed', 0)}"
+    )
+    if counts.get("pending") and inst.settings.asr_model_dir is None:
+        err_console.print(
+            "提示：尚未安装语音识别模型，安装方法见 docs/digitisation.md「语音转写」。"
+        )
 
 
 @scan_app.command("report")

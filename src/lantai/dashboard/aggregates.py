@@ -4,9 +4,10 @@
 
 * collects the *dirty partitions* (全宗, 门类, 年度) of every record an event names — an event about
   one record (``object_type`` ``record``, with the old 年度 of an edit), a list ``record_ids`` or
-  an id range ``first_id``/``last_id`` of an unknown bulk action — and recomputes each of them
-  from the records, exactly, stamping it with the head of the event log seen by the same
-  snapshot;
+  an id range ``first_id``/``last_id`` of an unknown bulk action, or a 挂接 run
+  (``digitisation:batch:linked``: the records its scan batch's pages belong to) — and
+  recomputes each of them from the records, exactly, stamping it with the head of the event
+  log seen by the same snapshot;
 * adds the records of bulk *creations* (``catalogue:records:generated``/``created``) as deltas to
   partitions recomputed before that event (a partition stamped at or after the event already
   counts them), so 10,000,000 generated records cost one pass over their id ranges;
@@ -53,8 +54,12 @@ from lantai.store import (
     DashboardTransition,
     Database,
     Event,
+    PublicationState,
+    PublishedRecord,
     Record,
     RecordFile,
+    ScanBatch,
+    ScanPage,
 )
 from lantai.store.base import utcnow
 
@@ -85,8 +90,19 @@ DIMENSIONS = (
     "carrier",
     "generation",
     "created_year",
+    "published_year",
 )
-MEASURES = ("records", "digitised", "files", "bytes", "pages", "minutes")
+_NDIM = len(DIMENSIONS)
+MEASURES = (
+    "records",
+    "digitised",
+    "files",
+    "bytes",
+    "pages",
+    "minutes",
+    "scanned",
+    "frames",
+)
 _CREATIONS = frozenset(
     {EventType.CATALOGUE_RECORDS_GENERATED.value, EventType.CATALOGUE_RECORDS_CREATED.value}
 )
@@ -98,6 +114,9 @@ _NEUTRAL = frozenset(
         EventType.CATALOGUE_EXPORT_CREATED.value,
     }
 )
+
+# A 挂接 run names its scan batch, not the records its pages were attached to.
+_LINKED = EventType.DIGITISATION_BATCH_LINKED.value
 
 Partition = tuple[int, str, int]  # (fonds_id or 0, category or "", year or 0)
 
@@ -149,6 +168,22 @@ def _aggregate(session: Session, where: ColumnElement[bool]) -> list[tuple[Any, 
         .correlate(Record)
         .scalar_subquery()
     )
+    scans = (
+        select(func.count())
+        .where(ScanPage.record_id == Record.id)
+        .correlate(Record)
+        .scalar_subquery()
+    )
+    published_year = func.coalesce(
+        select(extract("year", PublishedRecord.published_at).cast(Integer))
+        .where(
+            PublishedRecord.record_id == Record.id,
+            PublishedRecord.state == PublicationState.PUBLISHED.value,
+        )
+        .correlate(Record)
+        .scalar_subquery(),
+        0,
+    )
     unit = case(
         (and_(Record.level == "item", _PARENT.level == "file"), literal("file_item")),
         else_=Record.level,
@@ -167,10 +202,12 @@ def _aggregate(session: Session, where: ColumnElement[bool]) -> list[tuple[Any, 
             carrier.label("carrier"),
             generation.label("generation"),
             extract("year", Record.created_at).cast(Integer).label("created_year"),
+            published_year.label("published_year"),
             files.label("n_files"),
             size.label("n_bytes"),
             func.coalesce(Record.pages, 0).label("n_pages"),
             minutes.label("n_minutes"),
+            scans.label("n_scans"),
         )
         .outerjoin(_PARENT, _PARENT.id == Record.parent_id)
         .where(where)
@@ -186,6 +223,8 @@ def _aggregate(session: Session, where: ColumnElement[bool]) -> list[tuple[Any, 
         func.sum(c.n_bytes),
         func.sum(c.n_pages),
         func.sum(c.n_minutes),
+        func.sum(case((c.n_scans > 0, 1), else_=0)),
+        func.sum(c.n_scans),
     ).group_by(*dims)
     return [tuple(r) for r in session.execute(q)]
 
@@ -209,7 +248,9 @@ def _add_rows(session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
         return
     ins = _insert(session)(DashboardHolding)
     values = [
-        dict(zip(DIMENSIONS + MEASURES, (*r[:9], *(int(x or 0) for x in r[9:])), strict=True))
+        dict(
+            zip(DIMENSIONS + MEASURES, (*r[:_NDIM], *(int(x or 0) for x in r[_NDIM:])), strict=True)
+        )
         for r in rows
     ]
     stmt = ins.values(values)
@@ -266,11 +307,15 @@ class _Batch:
     old_years: list[tuple[int, int]] = field(default_factory=list)  # (record id, old 年度)
     creations: list[tuple[int, int, int]] = field(default_factory=list)  # (seq, first, last)
     openings: list[tuple[int, int, int]] = field(default_factory=list)  # (seq, record, year)
+    linked_batches: list[str] = field(default_factory=list)  # scan batches (uid) linked anew
 
 
 def _read(ev: Any, batch: _Batch) -> None:
     seq, ts, action, object_type, object_id, raw = ev
     if action in _NEUTRAL:
+        return
+    if action == _LINKED:  # 挂接: the records the batch's pages now belong to
+        batch.linked_batches.append(str(object_id))
         return
     candidate = object_type == "record" or any(
         k in raw for k in ('"first_id"', '"record_ids"', '"open_status"')
@@ -328,6 +373,13 @@ def _dirty(session: Session, batch: _Batch) -> set[Partition]:
         parts |= _partitions_of(session, Record.id.in_(chunk))
     for lo, hi in batch.dirty_ranges:
         parts |= _partitions_of(session, Record.id.between(lo, hi))
+    if batch.linked_batches:
+        pages = (
+            select(ScanPage.record_id)
+            .join(ScanBatch, ScanBatch.id == ScanPage.batch_id)
+            .where(ScanBatch.uid.in_(batch.linked_batches), ScanPage.record_id.is_not(None))
+        )
+        parts |= _partitions_of(session, Record.id.in_(pages))
     if batch.old_years:
         rows = session.execute(
             select(Record.id, Record.fonds_id, Record.category).where(
@@ -362,7 +414,7 @@ def _apply_creations(session: Session, batch: _Batch) -> int:
             if stamps.get((int(r[0]), str(r[1]), int(r[2])), -1) < seq
         ]
         _add_rows(session, rows)
-        added += sum(int(r[9]) for r in rows)
+        added += sum(int(r[_NDIM]) for r in rows)
         new = {(int(r[0]), str(r[1]), int(r[2])) for r in rows} - stamps.keys()
         # A partition first seen through a creation starts at the creation's event.
         _stamp(session, new, seq - 1)
@@ -520,7 +572,7 @@ def check(db: Database) -> list[Mismatch]:
             summary[dims] = tuple(int(getattr(h, m)) for m in MEASURES)
         actual: dict[tuple[Any, ...], tuple[int, ...]] = {}
         for r in _aggregate(s, true()):
-            actual[tuple(r[:9])] = tuple(int(x or 0) for x in r[9:])
+            actual[tuple(r[:_NDIM])] = tuple(int(x or 0) for x in r[_NDIM:])
     zero = (0,) * len(MEASURES)
     for dims in sorted(summary.keys() | actual.keys(), key=repr):
         a, b = summary.get(dims, zero), actual.get(dims, zero)

@@ -30,7 +30,16 @@ from lantai.dashboard.holdings import Holdings, Measure
 from lantai.datafiles import load_model
 from lantai.errors import NotFound
 from lantai.instance import Instance
-from lantai.store import DashboardTransition, IngestTransfer, Record, TransferState
+from lantai.store import (
+    Backup,
+    DashboardTransition,
+    IngestTransfer,
+    Record,
+    ReviewBatch,
+    ScanPage,
+    TransferState,
+    UseLog,
+)
 
 __all__ = [
     "DISABLED",
@@ -119,31 +128,41 @@ class Figure:
         return out
 
 
+# The rows a drill-down can list: records, transfers, scan pages, review batches, backups, uses.
+DRILL_MODELS: dict[str, Any] = {
+    "record": Record,
+    "transfer": IngestTransfer,
+    "page": ScanPage,
+    "review_batch": ReviewBatch,
+    "backup": Backup,
+    "use": UseLog,
+}
+
+
 @dataclass(frozen=True)
 class Drill:
-    """The rows behind a figure: records (a :class:`Holdings` filter or a condition) or transfers."""
+    """The rows behind a figure: records (a :class:`Holdings` filter or a condition) or the rows
+    of another kind (:data:`DRILL_MODELS`) matching ``where``."""
 
-    kind: str  # record | transfer
+    kind: str  # a key of DRILL_MODELS
     holdings: Holdings | None = None
     measure: Measure = "records"
     where: ColumnElement[bool] | None = None
-    column: str | None = None  # transfers: the column the figure sums (None: counts rows)
+    column: str | None = None  # the column the figure sums (None: counts rows)
 
     def query(self) -> Select[Any]:
-        if self.kind == "transfer":
-            assert self.where is not None
-            return select(IngestTransfer).where(self.where).order_by(IngestTransfer.id)
         if self.holdings is not None:
             return self.holdings.records()
         assert self.where is not None
-        return select(Record).where(self.where).order_by(Record.id)
+        model = DRILL_MODELS[self.kind]
+        return select(model).where(self.where).order_by(model.id)
 
     def recount(self, session: Session) -> int:
         """The figure's integer recomputed from the rows themselves."""
         if self.holdings is not None:
             return self.holdings.recount(session, self.measure)
-        if self.kind == "transfer" and self.column is not None:
-            col = getattr(IngestTransfer, self.column)
+        if self.column is not None:
+            col = getattr(DRILL_MODELS[self.kind], self.column)
             q = select(func.coalesce(func.sum(col), 0)).where(self.where)  # type: ignore[arg-type]
             return int(session.scalar(q) or 0)
         return int(session.scalar(select(func.count()).select_from(self.query().subquery())) or 0)
@@ -155,6 +174,7 @@ class Context:
     session: Session
     year: int
     targets: Targets
+    today: date
 
 
 Compute = Callable[[Context], Figure]
@@ -215,6 +235,7 @@ def _holding(
     measure: Measure = "records",
     scale: float = 1.0,
     note: str = "",
+    group: str = "馆藏",
 ) -> Provider:
     def compute(ctx: Context, fig: Figure) -> None:
         n = base.total(ctx.session, measure)
@@ -224,7 +245,7 @@ def _holding(
     def drill(ctx: Context, params: Mapping[str, str]) -> Drill:
         return Drill("record", holdings=_narrow(base, params), measure=measure)
 
-    return Provider(key, label, unit, "馆藏", compute, drill, note)
+    return Provider(key, label, unit, group, compute, drill, note)
 
 
 def _breakdown(key: str, label: str, dim: str) -> Provider:
@@ -420,6 +441,13 @@ def _disabled(key: str, label: str, unit: str, group: str, note: str) -> Provide
 
 def default_providers() -> tuple[Provider, ...]:
     """The built-in figures, in display order."""
+    from lantai.dashboard import (  # their providers are built on this module's types
+        preservation,
+        progress,
+        uses,
+        xarchive,
+    )
+
     av = ("LY", "LX")
     return (
         _holding("holdings.fonds", "全宗", "个", Holdings(units=(Level.FONDS.value,))),
@@ -461,11 +489,28 @@ def default_providers() -> tuple[Provider, ...]:
         _growth(),
         _ratio(
             "digitisation.ratio",
-            "馆藏数字化率",
+            "电子原文覆盖率",
             "数字化",
             Holdings(digitised_only=True),
             "digitisation",
-            "有电子原文的卷、件占卷+件总数",
+            "有电子原文（原文文件）的卷、件占卷+件总数",
+        ),
+        _ratio(
+            "digitisation.scanned",
+            "馆藏数字化率（扫描）",
+            "数字化",
+            Holdings(scanned_only=True),
+            "digitisation",
+            "已挂接扫描页的卷、件（卷内文件有扫描页时不计其卷）占卷+件总数",
+        ),
+        _holding(
+            "digitisation.frames",
+            "数字化画幅",
+            "画幅",
+            Holdings(units=("fonds", "series", "file", "item", "file_item"), scanned_only=True),
+            "frames",
+            note="已挂接到条目的扫描页数（一页一画幅）",
+            group="数字化",
         ),
         _ratio(
             "open.rate",
@@ -480,14 +525,22 @@ def default_providers() -> tuple[Provider, ...]:
         _ingest_sum("ingest.transfers", "本年接收移交", "批", "count"),
         _ingest_sum("ingest.files", "本年接收文件", "个", "actual_files"),
         _ingest_sum("ingest.gb", "本年接收容量", "GB", "actual_bytes", GIB),
-        _disabled("linking.ratio", "专题库挂接率", "%", "数字化", "专题库尚未启用"),
-        _disabled("ocr.backlog", "OCR 待处理", "页", "数字化", "OCR 尚未启用"),
-        _disabled("use.visits", "利用人次", "人次", "利用", "利用登记尚未启用"),
-        _disabled("use.items", "利用卷件次", "卷（件）次", "利用", "利用登记尚未启用"),
-        _disabled("storage.copies", "存储副本达标", "%", "存储", "存储台账尚未接入一屏掌控"),
-        _disabled("storage.fixity", "最近固定值巡检", "天前", "存储", "存储台账尚未接入一屏掌控"),
-        _disabled("storage.alerts", "存储告警", "条", "存储", "存储台账尚未接入一屏掌控"),
-        _disabled("xarchive.open", "跨馆利用申请（办理中/超期）", "件", "利用", "跨馆出证尚未启用"),
+        progress.linking_ratio(),
+        progress.ocr_backlog(),
+        uses.use_visits(),
+        uses.use_items(),
+        uses.use_purposes(),
+        preservation.copies_satisfied(),
+        preservation.fixity_last(),
+        preservation.open_alerts(),
+        preservation.destroyed_this_year(),
+        xarchive.xarchive_open(),
+        progress.review_batches(),
+        progress.review_items(),
+        progress.published(),
+        progress.published_this_year(),
+        progress.backup_last(),
+        progress.backup_tested(),
         _search_lag(),
         _summary_lag(),
     )
@@ -521,7 +574,8 @@ class DashboardService:
             raise NotFound(f"没有统计项「{key}」") from None
 
     def _ctx(self, session: Session) -> Context:
-        return Context(self.inst, session, self.today().year, self.targets)
+        today = self.today()
+        return Context(self.inst, session, today.year, self.targets, today)
 
     def figures(self, *, refresh: bool = True, budget_seconds: float = 0.15) -> dict[str, Any]:
         """Every figure (after applying pending events within ``budget_seconds``)."""
@@ -575,6 +629,8 @@ class DashboardService:
                     (pt.params, pt.count) for pt in fig.series
                 ]
                 for params, expected in checks:
+                    if expected is None:  # a ratio of sums with no single set of rows
+                        continue
                     got = p.drill(ctx, params).recount(s)
                     if got != expected:
                         problems.append(f"{p.key} {params}: 汇总 {expected}，明细 {got}")
@@ -582,6 +638,14 @@ class DashboardService:
 
 
 def _item(row: Any, clearance: int) -> dict[str, Any]:
+    if isinstance(row, UseLog):
+        from lantai.dashboard import uses
+
+        return uses.item(row)
+    if not isinstance(row, (IngestTransfer, Record)):
+        from lantai.dashboard import progress
+
+        return progress.item(row)
     if isinstance(row, IngestTransfer):
         return {
             "id": row.id,

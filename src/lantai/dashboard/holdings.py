@@ -25,15 +25,32 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from lantai.store import DashboardHolding, Record, RecordFile
+from lantai.store import (
+    DashboardHolding,
+    PublicationState,
+    PublishedRecord,
+    Record,
+    RecordFile,
+    ScanPage,
+)
 
 __all__ = ["HOLDING_UNITS", "Holdings", "Measure"]
 
-Measure = Literal["records", "digitised", "files", "bytes", "pages", "minutes"]
+Measure = Literal["records", "digitised", "files", "bytes", "pages", "minutes", "scanned", "frames"]
 # 保管单位: 案卷 and 件 not inside a 案卷 (卷内文件 are counted with their 卷).
 HOLDING_UNITS = ("file", "item")
 ACTIVE = "active"
 _PARENT = aliased(Record, name="holding_parent")
+
+
+def _published(record_id: Any, year: int | None = None) -> ColumnElement[bool]:
+    cond = [
+        PublishedRecord.record_id == record_id,
+        PublishedRecord.state == PublicationState.PUBLISHED.value,
+    ]
+    if year is not None:
+        cond.append(extract("year", PublishedRecord.published_at).cast(Integer) == year)
+    return exists().where(*cond)
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,10 @@ class Holdings:
     generation_not: str | None = None
     created_year: int | None = None
     created_before: int | None = None
-    digitised_only: bool = False
+    digitised_only: bool = False  # with at least one record file (电子原文)
+    scanned_only: bool = False  # with at least one linked scan page (存量数字化)
+    published_only: bool = False  # published on the public portal (上网公布)
+    published_year: int | None = None  # published on the portal in this year
     lifecycle: str = ACTIVE
 
     def narrow(self, **changes: Any) -> Holdings:
@@ -87,10 +107,32 @@ class Holdings:
             cond.append(h.created_year < self.created_before)
         if self.digitised_only:
             cond.append(h.digitised > 0)
+        if self.scanned_only:
+            cond.append(h.scanned > 0)
+        if self.published_only:
+            cond.append(h.published_year > 0)
+        if self.published_year is not None:
+            cond.append(h.published_year == self.published_year)
         return and_(*cond)
 
+    def _measure(self, measure: Measure) -> str:
+        """The summary column holding ``measure`` of the records this filter keeps.
+
+        A row's ``digitised``/``scanned`` count is exact for "records with files/scans"; other
+        measures cannot be narrowed to those records from the summary and are refused."""
+        if self.digitised_only and self.scanned_only:
+            raise ValueError("digitised_only and scanned_only cannot be combined")
+        if measure == "records":
+            if self.digitised_only:
+                return "digitised"
+            if self.scanned_only:
+                return "scanned"
+        elif self.scanned_only and measure != "frames":
+            raise ValueError(f"scanned_only with measure {measure}")
+        return measure
+
     def total(self, session: Session, measure: Measure = "records") -> int:
-        m = "digitised" if self.digitised_only and measure == "records" else measure
+        m = self._measure(measure)
         col = getattr(DashboardHolding, m)
         q = select(func.coalesce(func.sum(col), 0)).where(self._summary_where())
         return int(session.scalar(q) or 0)
@@ -99,7 +141,7 @@ class Holdings:
         self, session: Session, dim: str, measure: Measure = "records"
     ) -> list[tuple[Any, int]]:
         """(value of ``dim``, total) pairs, largest dimension value order left to the caller."""
-        m = "digitised" if self.digitised_only and measure == "records" else measure
+        m = self._measure(measure)
         col = getattr(DashboardHolding, dim)
         q = (
             select(col, func.coalesce(func.sum(getattr(DashboardHolding, m)), 0))
@@ -152,6 +194,10 @@ class Holdings:
             cond.append(created < self.created_before)
         if self.digitised_only:
             cond.append(exists().where(RecordFile.record_id == r.id))
+        if self.scanned_only:
+            cond.append(exists().where(ScanPage.record_id == r.id))
+        if self.published_only or self.published_year is not None:
+            cond.append(_published(r.id, self.published_year))
         return and_(true(), *cond)
 
     def records(self) -> Select[Any]:
@@ -167,10 +213,18 @@ class Holdings:
         base = select(Record.id).outerjoin(_PARENT, _PARENT.id == Record.parent_id)
         ids = base.where(self.where()).subquery()
         q: Select[Any]
-        if measure in ("records", "digitised"):
+        if measure in ("records", "digitised", "scanned"):
             q = select(func.count()).select_from(ids)
             if measure == "digitised":
                 q = q.where(exists().where(RecordFile.record_id == ids.c.id))
+            elif measure == "scanned":
+                q = q.where(exists().where(ScanPage.record_id == ids.c.id))
+        elif measure == "frames":
+            q = (
+                select(func.count())
+                .select_from(ScanPage)
+                .where(ScanPage.record_id.in_(select(ids.c.id)))
+            )
         elif measure in ("files", "bytes"):
             col = (
                 func.count() if measure == "files" else func.coalesce(func.sum(RecordFile.size), 0)

@@ -19,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from lantai.access.uselog import annual_figures
 from lantai.dashboard import aggregates
 from lantai.dashboard.holdings import Holdings, Measure
+from lantai.dashboard.progress import online
 from lantai.datafiles import load_model
 from lantai.instance import Instance
 from lantai.store import IngestTransfer, TransferState
@@ -51,6 +53,7 @@ class HoldingSpec(BaseModel):
     generation: str | None = None
     generation_not: str | None = None
     digitised_only: bool = False
+    scanned_only: bool = False
 
     def holdings(self, year: int) -> Holdings:
         period = {"created_before": year + 1} if self.period == "stock" else {"created_year": year}
@@ -64,8 +67,22 @@ class HoldingSpec(BaseModel):
             generation=self.generation,
             generation_not=self.generation_not,
             digitised_only=self.digitised_only,
+            scanned_only=self.scanned_only,
             **period,  # type: ignore[arg-type]
         )
+
+
+class PublishedSpec(BaseModel):
+    """Records on the public portal at the end of the year (在线目录), of these units."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    units: list[Literal["file", "item", "file_item"]]
+
+    def count(self, session: Session, year: int) -> int:
+        hi = datetime(year + 1, 1, 1, tzinfo=UTC)
+        q = Holdings(units=tuple(self.units)).records().where(online(upto=hi))
+        return int(session.scalar(select(func.count()).select_from(q.subquery())) or 0)
 
 
 class AnnualCode(BaseModel):
@@ -79,13 +96,18 @@ class AnnualCode(BaseModel):
     measure: Literal["records", "bytes", "minutes"] = "records"
     scale: int = Field(default=1, ge=1)
     transfers: Literal["received"] | None = None
+    published: PublishedSpec | None = None
+    uses: Literal["log"] | None = None  # 利用登记: lantai.access.uselog.annual_figures
     note: str = ""
 
     @model_validator(mode="after")
     def _one_source(self) -> AnnualCode:
-        if self.holdings is not None and self.transfers is not None:
-            raise ValueError(f"代码 {self.code}：holdings 与 transfers 只能有一个")
-        if self.holdings is None and self.transfers is None and not self.note:
+        sources = [
+            x for x in (self.holdings, self.transfers, self.published, self.uses) if x is not None
+        ]
+        if len(sources) > 1:
+            raise ValueError(f"代码 {self.code}：holdings、transfers、published、uses 只能有一个")
+        if not sources and not self.note:
             raise ValueError(f"代码 {self.code}：没有数据来源的指标须写明 note")
         return self
 
@@ -183,7 +205,7 @@ def annual_form(
     with inst.db.read() as s:
         seq = aggregates.cursor(s)
         for c in codes.codes:
-            if c.holdings is None and c.transfers is None:
+            if c.holdings is None and c.transfers is None and c.published is None and not c.uses:
                 rows.append(
                     AnnualRow(c.code, c.name, c.unit, c.section, "disabled", None, None, c.note)
                 )
@@ -195,6 +217,12 @@ def annual_form(
                 n = h.total(s, measure)
                 if verify:
                     recount = h.recount(s, measure)
+            elif c.published is not None:
+                n = c.published.count(s, year)
+                recount = n if verify else None  # counted from the records themselves
+            elif c.uses is not None:
+                n = annual_figures(s, year, [c.code])[c.code]
+                recount = n if verify else None  # counted from the use rows themselves
             else:
                 n = _transfers(s, year)
                 recount = n if verify else None  # counted from the transfer rows themselves

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lantai.digitisation.images import PAGE_SUFFIXES
+from lantai.errors import InputError, Problem
 
 __all__ = ["SIDECAR_NAMES", "ScanFile", "plan_batch"]
 
@@ -49,8 +50,16 @@ def plan_batch(
     """Every file under ``root`` (sidecars and hidden files excluded), with its 档号 and 页号.
 
     ``known(candidates)`` answers which candidate 档号 exist in the catalogue; ``frames(path)``
-    the page count of a file (1 when it cannot be read).
+    the page count of a file (1 when it cannot be read). A symbolic link anywhere under ``root``
+    refuses the batch (:class:`~lantai.errors.InputError`): links are never followed, so a link
+    to ``/etc/passwd`` named like a page cannot become a master.
     """
+    links = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_symlink())
+    if links:
+        raise InputError(
+            f"扫描批次目录中有 {len(links)} 个符号链接（如「{links[0]}」），拒绝导入：不跟随链接",
+            [Problem(file=rel, rule="扫描批次目录", message="符号链接") for rel in links[:100]],
+        )
     files = sorted(
         p
         for p in root.rglob("*")

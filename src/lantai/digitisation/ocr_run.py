@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType
 from lantai.digitisation.config import load_config
 from lantai.digitisation.images import open_page
@@ -108,6 +109,7 @@ def ocr_batch(
                     continue
                 result = engine.recognise(img, script=script)  # engine errors: the job retries
                 img.close()
+                faults.point("ocr.page.recognised")
                 conf = round(result.confidence, 4)
                 with inst.db.write() as s:
                     s.add(
@@ -124,10 +126,12 @@ def ocr_batch(
                             seconds=round(time.monotonic() - t0, 3),
                         )
                     )
+                faults.point("ocr.page.committed")
         if progress is not None:
             progress("文字识别", len(todo), len(todo))
     seconds = time.monotonic() - started
     records = _add_texts(inst, batch_id)
+    faults.point("ocr.texts.added")
     pdfs = 0
     for record_id in records:
         if progress is not None:
@@ -257,6 +261,7 @@ def _make_pdf(
     with store.begin(package_id) as writer:
         writer.put_bytes("access.pdf", data)
         writer.commit()
+    faults.point("ocr.pdf.stored")
     with inst.db.write() as s:
         row = s.scalar(
             select(ScanDerivative).where(

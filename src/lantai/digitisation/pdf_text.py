@@ -37,7 +37,9 @@ def searchable_pdf(
 
     font_name = register_cjk_font(font)
     out = io.BytesIO()
-    canvas = Canvas(out, pageCompression=1)
+    # invariant: the same pages and texts give the same bytes, so a re-run (a resumed OCR job)
+    # finds its content-addressed package stored instead of leaving an orphan beside it
+    canvas = Canvas(out, pageCompression=1, invariant=True)
     canvas.setTitle(title)
     canvas.setCreator("Lantai 兰台 数字化")
     for page in pages:

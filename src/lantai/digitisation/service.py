@@ -16,7 +16,8 @@ __all__ = ["batch_json", "get_batch", "list_batches"]
 
 def get_batch(session: Session, actor: Actor, uid_or_id: str | int) -> ScanBatch:
     actor.require(Perm.DIGITISATION_READ)
-    if isinstance(uid_or_id, int) or str(uid_or_id).isdigit():
+    text = str(uid_or_id)
+    if isinstance(uid_or_id, int) or (text.isdigit() and len(text) <= 18):  # fits BIGINT
         batch = session.get(ScanBatch, int(uid_or_id))
     else:
         batch = session.scalar(select(ScanBatch).where(ScanBatch.uid == str(uid_or_id)))

@@ -1,4 +1,4 @@
-"""Job kinds of digitisation: ``digitisation.qc`` and ``digitisation.ocr`` (one job per batch).
+"""Job kinds of digitisation: ``digitisation.qc``, ``digitisation.ocr`` (one job per batch), ``digitisation.asr``.
 
 ``register(registry)`` is called by :func:`lantai.jobs.default_registry`. Both jobs carry only the
 batch id (and the OCR engine / script); both are resumable: QC commits each page's measures and
@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from lantai.digitisation.ocr_run import ocr_batch
 from lantai.digitisation.qc import qc_batch
-from lantai.jobs import JobContext, JobKind, JobRegistry, enqueue
+from lantai.jobs import JobContext, JobKind, JobRegistry, PermanentJobError, enqueue
 from lantai.store import Job
 
-__all__ = ["OCR_JOB", "QC_JOB", "enqueue_ocr", "enqueue_qc", "register"]
+__all__ = ["ASR_JOB", "OCR_JOB", "QC_JOB", "enqueue_asr", "enqueue_ocr", "enqueue_qc", "register"]
 
 QC_JOB = "digitisation.qc"
 OCR_JOB = "digitisation.ocr"
+ASR_JOB = "digitisation.asr"
 
 
 def run_qc(ctx: JobContext) -> None:
@@ -75,6 +76,25 @@ def enqueue_ocr(
     return enqueue(session, OCR_JOB, params, created_by=actor, wake=wake)
 
 
+def run_asr(ctx: JobContext) -> None:
+    from lantai.digitisation.asr import AsrModelError
+    from lantai.digitisation.asr_run import transcribe_pending
+
+    ids = ctx.params.get("record_ids") or None
+    try:
+        transcribe_pending(ctx.inst, record_ids=ids, progress=ctx.progress)
+    except AsrModelError as exc:  # retrying cannot fix a model directory
+        raise PermanentJobError(str(exc)) from exc
+
+
+def enqueue_asr(
+    session: Session, actor: str, *, record_ids: list[int] | None = None, wake: Any = None
+) -> Job:
+    params = {"record_ids": record_ids or [], "actor": actor}
+    return enqueue(session, ASR_JOB, params, created_by=actor, wake=wake)
+
+
 def register(registry: JobRegistry) -> None:
+    registry.add(JobKind(name=ASR_JOB, run=run_asr, max_attempts=2, retry_seconds=30.0))
     registry.add(JobKind(name=QC_JOB, run=run_qc, max_attempts=3, retry_seconds=10.0))
     registry.add(JobKind(name=OCR_JOB, run=run_ocr, max_attempts=3, retry_seconds=10.0))

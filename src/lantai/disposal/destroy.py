@@ -1,65 +1,52 @@
 """Removing the preserved content of a record after an approved 销毁 — the only deletion path.
 
-The object store deliberately has no delete (:mod:`lantai.storage.base`). This module is the one
-place that removes preserved objects, and only with a :class:`DisposalAuthorisation` that is
-re-checked against the database in the same transaction: the item belongs to an open batch and
-the decision of the batch's final (approval) round is 销毁.
-
-It works on the documented layout of :class:`lantai.storage.local.LocalObjectStore` (package
-directory + ``<id>.json`` index, serialised by ``locks/<id>.lock``): under the package lock the
-index is rewritten without the objects — recording them under ``"destroyed"`` (size, digests,
-batch, time) — and then the files are unlinked. Other files of the package (the sender's metadata,
-METS, the 四性检测报告, other records' files) stay. A second run finds the objects already listed
-as destroyed and does nothing, so an interrupted execution can be repeated.
-
-TODO(storage ledger): once replicated locations exist this must move behind the ObjectStore
-interface, per location, so every copy is removed and the ledger records it.
+The object store has no delete (:mod:`lantai.storage.base`); its one removal of committed content
+is :meth:`~lantai.storage.base.ObjectStore.destroy_objects`, which accepts nothing but a
+:class:`~lantai.storage.base.DestructionOrder`. This module issues that order —
+:class:`DisposalAuthorisation` — only from :func:`authorise`, which reads the database: the item
+belongs to an open batch and the decision of the batch's final (approval) round is 销毁.
+:func:`destroy_objects` re-checks it in the same transaction and then destroys the objects on
+**every location** of the storage policy (:func:`lantai.storage.destruction.destroy_everywhere`):
+each copy's index lists them under ``"destroyed"`` (identical entries everywhere, so the package
+digest stays equal across replicas), their bytes are removed (tar volumes are rewritten without
+them), and the ledger records each location's new package digest. A location that is unreachable
+keeps a 待完成销毁 ledger row and a 销毁未完成 alert; replication and fixity audits complete it.
+Other files of the package (METS, the sender's metadata, the 四性检测报告, other records' files)
+stay. A repeated run is a no-op, so an interrupted execution can be repeated.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lantai.errors import Conflict, PermissionDenied
-from lantai.storage import LocalObjectStore, ObjectStore
-from lantai.storage.base import check_package_id, check_path
+from lantai.errors import PermissionDenied
+from lantai.storage.base import DestructionOrder, check_package_id, check_path
+from lantai.storage.destruction import DestructionReport, destroy_everywhere
+from lantai.storage.system import StorageSystem
 from lantai.store import DisposalBatch, DisposalDecision, DisposalItem
 
-__all__ = ["DestroyedObjects", "DisposalAuthorisation", "authorise", "destroy_objects"]
+if TYPE_CHECKING:
+    from lantai.instance import Instance
+
+__all__ = ["DisposalAuthorisation", "authorise", "destroy_objects"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class DisposalAuthorisation:
+class DisposalAuthorisation(DestructionOrder):
     """An approved 销毁 of one item: the final round's decision, who took it and when."""
 
-    batch_uid: str
-    item_id: int
-    record_id: int
-    approved_by: str
-    approved_at: str
 
+def authorise(session: Session, item_id: int, *, at: str | None = None) -> DisposalAuthorisation:
+    """The authorisation for ``item_id``, or PermissionDenied naming what is missing.
 
-@dataclass(frozen=True)
-class DestroyedObjects:
-    files: int
-    bytes: int
-    keys: tuple[str, ...]
-
-
-def authorise(session: Session, item_id: int) -> DisposalAuthorisation:
-    """The authorisation for ``item_id``, or PermissionDenied naming what is missing."""
+    ``at`` is the destruction time written into every location's tombstones (now by default).
+    """
     row = session.execute(
         select(DisposalItem, DisposalBatch)
         .join(DisposalBatch, DisposalBatch.id == DisposalItem.batch_id)
@@ -86,86 +73,25 @@ def authorise(session: Session, item_id: int) -> DisposalAuthorisation:
         record_id=item.record_id,
         approved_by=decision.reviewer,
         approved_at=decision.decided_at.isoformat(),
+        destroyed_at=at or datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
-@contextmanager
-def _package_lock(root: Path, package_id: str) -> Iterator[None]:
-    with (root / "locks" / f"{package_id}.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_index(index: Path, doc: dict[str, Any]) -> None:
-    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    tmp = index.with_name(f".{index.name}.{secrets.token_hex(4)}")
-    with tmp.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, index)
-    _fsync_dir(index.parent)
-
-
 def destroy_objects(
+    inst: Instance,
     session: Session,
-    store: ObjectStore,
     auth: DisposalAuthorisation,
     keys: Sequence[tuple[str, str]],
-) -> DestroyedObjects:
-    """Remove the objects ``(package id, path)`` of the authorised item; idempotent."""
-    if authorise(session, auth.item_id) != auth:
+    *,
+    actor: str,
+    system: StorageSystem | None = None,
+) -> DestructionReport:
+    """Remove the objects ``(package id, path)`` of the authorised item on every location."""
+    if not isinstance(auth, DisposalAuthorisation) or (
+        authorise(session, auth.item_id, at=auth.destroyed_at) != auth
+    ):
         raise PermissionDenied("销毁被拒绝：授权与数据库中的审批结论不一致")
-    if not isinstance(store, LocalObjectStore):
-        raise Conflict(f"销毁尚不支持此存储：{store!r}（仅本地存储）")
-    root = store.root
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    by_package: dict[str, list[str]] = {}
-    for package_id, path in keys:
-        by_package.setdefault(check_package_id(package_id), []).append(check_path(path))
-    files = size = 0
-    done: list[str] = []
-    for package_id, paths in sorted(by_package.items()):
-        shard = root / "packages" / package_id[:2].lower()
-        index, folder = shard / f"{package_id}.json", shard / package_id
-        with _package_lock(root, package_id):
-            doc: dict[str, Any] = json.loads(index.read_bytes())
-            destroyed: dict[str, Any] = doc.setdefault("destroyed", {})
-            gone = [p for p in paths if p in doc["objects"]]
-            for p in gone:
-                entry = doc["objects"].pop(p)
-                destroyed[p] = {
-                    "size": entry[0],
-                    "sha256": entry[1],
-                    "sm3": entry[2],
-                    "batch": auth.batch_uid,
-                    "item": auth.item_id,
-                    "approved_by": auth.approved_by,
-                    "at": now,
-                }
-                files += 1
-                size += int(entry[0])
-            missing = [p for p in paths if p not in doc["objects"] and p not in destroyed]
-            if missing:
-                raise Conflict(f"包 {package_id} 中没有对象：{'、'.join(missing[:5])}")
-            if gone:
-                _write_index(index, doc)  # uncommit first: readers no longer see the objects
-            for p in paths:
-                target = folder / p
-                if target.exists():
-                    target.unlink()
-                    done.append(f"{package_id}/{p}")
-            if gone:
-                _fsync_dir(folder)
-    return DestroyedObjects(files, size, tuple(done))
+    checked = [(check_package_id(p), check_path(k)) for p, k in keys]
+    if not checked:
+        return DestructionReport()
+    return destroy_everywhere(inst, session, auth, checked, actor=actor, system=system)

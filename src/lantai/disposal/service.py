@@ -28,14 +28,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType
 from lantai.disposal.candidates import Expired, find_expired
 from lantai.disposal.config import load_rounds
 from lantai.disposal.destroy import authorise, destroy_objects
 from lantai.disposal.register import RegisterRow, render_pdf, render_xlsx
-from lantai.errors import Conflict, NotFound, Problem, ValidationFailed
+from lantai.errors import Conflict, LantaiError, NotFound, Problem, ValidationFailed
 from lantai.security import Actor, Perm
-from lantai.storage import ObjectStore, open_store
+from lantai.storage import ObjectStore
+from lantai.storage.system import StorageSystem
+from lantai.storage.tasks import enqueue_replication
 from lantai.store import (
     DisposalBatch,
     DisposalDecision,
@@ -329,7 +332,8 @@ def execute(
 ) -> dict[str, Any]:
     """Carry out the final decisions of a fully reviewed batch; the 销毁清册 is stored."""
     actor.require(Perm.DISPOSAL_EXECUTE)
-    store = store or open_store(inst.settings)
+    system = StorageSystem(inst)
+    store = store or system.store(system.policy.primary.name)
     with inst.db.write() as s:
         batch = get_batch(s, batch_uid)
         if batch.state != "open":
@@ -374,7 +378,6 @@ def execute(
                     },
                 )
                 continue
-            auth = authorise(s, item.id)
             ids = _unit_records(s, item.record_id)
             keys = [
                 (aip, path)
@@ -384,7 +387,11 @@ def execute(
                     .order_by(RecordFile.id)
                 )
             ]
-            gone = destroy_objects(s, store, auth, keys)
+            # an execution killed before its commit may have destroyed some locations already:
+            # carry on with its time, so every location writes identical tombstones (same digest)
+            at = _started_at(system, keys, batch.uid, item.id) or now.isoformat(timespec="seconds")
+            auth = authorise(s, item.id, at=at)
+            gone = destroy_objects(inst, s, auth, keys, actor=actor.username, system=system)
             if keys:
                 inst.audit.append(
                     s,
@@ -399,6 +406,8 @@ def execute(
                         "files": gone.files,
                         "bytes": gone.bytes,
                         "approved_by": auth.approved_by,
+                        "destroyed_at": auth.destroyed_at,
+                        "locations": gone.locations,
                     },
                 )
             s.execute(delete(RecordText).where(RecordText.record_id.in_(ids)))
@@ -406,6 +415,7 @@ def execute(
                 inst.catalogue.mark_destroyed(s, actor, rid, batch=batch.uid, reason=d.reason)
             item.state, item.done_at = "destroyed", now
             item.files, item.bytes = len(keys), gone.bytes
+            faults.point("disposal.item.destroyed")
             destroyed += 1
             files_total += len(keys)
             bytes_total += gone.bytes
@@ -428,7 +438,9 @@ def execute(
             f"批次：{batch.title}（{batch.uid}）  鉴定日期：{batch.as_of}  "
             f"审查轮次：{' → '.join(r['label'] for r in batch.rounds)}  执行人：{actor.display_name}"
         )
-        package = _store_register(store, batch.uid, cover, register_rows)
+        package = _store_register(inst, s, store, batch.uid, cover, register_rows)
+        faults.point("disposal.register.stored")
+        enqueue_replication(inst, s, package, created_by=actor.username)  # kept on every copy
         batch.state, batch.executed_by, batch.executed_at = "executed", actor.username, now
         batch.register_package = package
         batch.summary = {
@@ -449,12 +461,55 @@ def execute(
         return dict(batch.summary)
 
 
+def _started_at(
+    system: StorageSystem, keys: Sequence[tuple[str, str]], batch_uid: str, item_id: int
+) -> str | None:
+    """The destruction time an earlier, interrupted execution of this item already wrote."""
+    for loc in system.policy.locations:
+        try:
+            store = system.store(loc.name)
+            for package_id in sorted({p for p, _ in keys}):
+                tombs = store.tombstones(package_id)
+                for p, path in keys:
+                    tomb = tombs.get(path) if p == package_id else None
+                    if tomb and tomb.get("batch") == batch_uid and tomb.get("item") == item_id:
+                        return str(tomb["at"])
+        except (LantaiError, OSError):  # unreachable: destroy_everywhere records it pending
+            continue
+    return None
+
+
 def _store_register(
-    store: ObjectStore, batch_uid: str, cover: str, rows: Sequence[RegisterRow]
+    inst: Instance,
+    s: Session,
+    store: ObjectStore,
+    batch_uid: str,
+    cover: str,
+    rows: Sequence[RegisterRow],
 ) -> str:
     base = register_package_id(batch_uid)
     package, n = base, 1
-    while store.package(package) is not None:  # left by an execution that rolled back
+
+    def named(pid: str) -> bool:
+        return (
+            s.scalar(select(DisposalBatch.id).where(DisposalBatch.register_package == pid))
+            is not None
+        )
+
+    while store.package(package) is not None:
+        # left by an execution that was killed before its commit (nothing names it): replace it
+        if store.discard_uncommitted(
+            package, reason=f"销毁清册 {package} 所属的执行未完成", referenced=named
+        ):
+            inst.audit.append(
+                s,
+                actor="system:disposal",
+                action=EventType.STORAGE_PACKAGE_DISCARDED,
+                object_type="package",
+                object_id=package,
+                detail={"reason": "销毁清册所属的执行未完成（进程中断），重新生成"},
+            )
+            break
         n += 1
         package = f"{base[:60]}-{n}"
     with store.begin(package) as writer:

@@ -4,6 +4,7 @@ Public API::
 
     identify(path) -> FormatInfo
     identify_many(paths, *, workers=1, in_process=None) -> dict[Path, FormatInfo]
+    from_siegfried(batch, raw) -> dict[Path, FormatInfo]   # refine results a caller scanned
     identification_tool() -> ToolInfo          # tool + signature versions, for PREMIS agents
     OFD_PUID = "lantai/ofd"                     # PRONOM has no OFD signature
 
@@ -50,6 +51,7 @@ __all__ = [
     "OFD_NAME",
     "OFD_PUID",
     "ToolInfo",
+    "from_siegfried",
     "identification_tool",
     "identify",
     "identify_many",
@@ -146,6 +148,12 @@ def _scanned(
     batches = list(_batches(paths, CHILD_BATCH))
     child = _siegfried.SiegfriedChild([[str(p) for p in b] for b in batches], workers)
     yield from zip(batches, child.results(), strict=True)
+
+
+def from_siegfried(batch: Sequence[Path], raw: list[dict[str, Any]]) -> dict[Path, FormatInfo]:
+    """The formats of ``batch`` from siegfried's results for it (``_siegfried.scan`` or a child
+    process's reply), refined exactly as :func:`identify_many` does (OFD rule, libmagic)."""
+    return _refine_chunk(_match(batch, raw))
 
 
 def _match(batch: Sequence[Path], raw: list[dict[str, Any]]) -> list[tuple[Path, dict[str, Any]]]:

@@ -131,7 +131,10 @@ def read_bounded(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         if size > max_bytes:
             raise XmlTooLarge(_too_large(size, max_bytes), file=name)
         with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
+            # read what stat() promised (+1 to notice growth), not max_bytes: read(n) allocates n
+            data = f.read(size + 1)
+            if len(data) > size:  # grew while we looked: read on, up to the limit
+                data += f.read(max_bytes + 1 - len(data))
     except OSError as exc:
         raise XmlRefused(f"无法读取文件：{exc.strerror or exc}", file=name) from exc
     if len(data) > max_bytes:  # grew while we looked
@@ -160,6 +163,13 @@ def parse_bytes(
             raise _entities_refused(name, entity_line) from None
         line = exc.lineno if exc.lineno and exc.lineno > 0 else None
         message = (exc.msg or str(exc)).strip()
+        if "Resource limit exceeded" in message or "Huge input lookup" in message:
+            raise XmlTooLarge(
+                "超过 XML 解析器的资源上限（单个文本节点超过 10 MB、嵌套过深或名称过长），"
+                f"拒绝处理：{message}",
+                file=name,
+                row=line,
+            ) from None
         raise XmlMalformed(f"不是格式正确的 XML：{message}", file=name, row=line) from None
     dtd = tree.docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):

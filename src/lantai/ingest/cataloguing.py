@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.archival import Level
 from lantai.catalogue.service import NewRecord
 from lantai.errors import Problem, ValidationFailed
@@ -186,6 +187,7 @@ def write_catalogue(
         problems.extend(exc.problems)
     if problems:
         raise ValidationFailed("移交未编目：部分条目不符合著录规则", problems)
+    faults.point("catalogue.records.created")
     links: list[dict[str, Any]] = []
     pending_texts: list[tuple[int, str, str, str]] = []
     for rec, record in zip(sources, created, strict=True):

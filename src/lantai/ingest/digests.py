@@ -7,8 +7,11 @@ Public API:
   reader already hashed while writing them (unpacking, base64 decoding) are skipped, so no byte
   is hashed twice. Extra algorithms the sender declared (a BagIt ``manifest-md5.txt``…) are
   computed in the same read and returned, so declared digests can be verified without a second
-  read. ``copy_to`` copies a file while it is hashed (the readers do it for the small files of a
-  sender's folder read in place), so the AIP links that copy — exactly the bytes hashed.
+  read. ``copy_to`` copies a file while it is hashed (the readers do it for the files of a
+  sender's folder read in place), so the AIP links that copy — exactly the bytes hashed. Large
+  copies are written with ``O_DIRECT`` on a writer thread (:mod:`lantai.ingest.directcopy`), so
+  the disk writes while the CPU hashes. Inside :func:`observe_hashed` each file is handed to an
+  observer once hashed (the pipeline starts identifying it while the rest is read).
 - :class:`HashingWriter` — a file writer that hashes what it writes (SHA-256 + SM3 + extras):
   how unpacking and the EEP reader stage bytes without reading them back.
 - :class:`BackgroundHashes` — SHA-256 + SM3 of a second byte stream on a worker thread.
@@ -22,11 +25,13 @@ so two workers keep two cores busy. Each worker reads with ``readinto`` into its
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -34,10 +39,12 @@ from typing import Any, Protocol
 
 from lantai.crypto import new_sm3
 from lantai.errors import InputError, Problem
+from lantai.ingest.directcopy import DirectCopy
 from lantai.ingest.transfer import TransferFile
 
 __all__ = [
     "CHUNK",
+    "DIRECT_COPY_MIN",
     "BackgroundHashes",
     "FileHashes",
     "HashingWriter",
@@ -46,9 +53,11 @@ __all__ = [
     "hash_files",
     "new_hash",
     "normalize_algorithm",
+    "observe_hashed",
 ]
 
 CHUNK = 1 << 20
+DIRECT_COPY_MIN = 8 << 20  # copies of files this large are written by DirectCopy
 
 Progress = Callable[[int], None]  # called with the number of bytes just hashed
 
@@ -218,6 +227,24 @@ class HashingWriter:
             self.path.unlink(missing_ok=True)
 
 
+Observer = Callable[[TransferFile], None]
+_observer: contextvars.ContextVar[Observer | None] = contextvars.ContextVar(
+    "lantai_hashed_observer", default=None
+)
+
+
+@contextlib.contextmanager
+def observe_hashed(observer: Observer) -> Iterator[None]:
+    """Within the block, :func:`hash_files` hands every file it hashed to ``observer`` (called
+    from worker threads, at once): how the pipeline starts identifying a file while the rest of
+    the transfer is still being read. The file's ``local`` is then final (the copy, if any)."""
+    token = _observer.set(observer)
+    try:
+        yield
+    finally:
+        _observer.reset(token)
+
+
 def hash_file(
     path: Path,
     *,
@@ -229,35 +256,46 @@ def hash_file(
     """SHA-256 + SM3 (+ ``extra``) of one file, in one read.
 
     With ``copy_to`` the bytes read are also written to that new file (created exclusively,
-    removed again on any error): a copy whose digests are exactly the ones returned.
+    removed again on any error): a copy whose digests are exactly the ones returned. A file of
+    :data:`DIRECT_COPY_MIN` bytes or more is written by a ``DirectCopy`` (``O_DIRECT`` on a
+    writer thread: the disk writes while this thread hashes); smaller ones from this loop.
     """
     hashes = FileHashes(extra)
-    buf = buffer if buffer is not None else bytearray(CHUNK)
-    view = memoryview(buf)
-    out = None
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        with os.fdopen(fd, "rb", buffering=0, closefd=True) as f:
+    with os.fdopen(fd, "rb", buffering=0, closefd=True) as f:
+        if copy_to is not None:
+            copy_to.parent.mkdir(parents=True, exist_ok=True)
+            if os.fstat(f.fileno()).st_size >= DIRECT_COPY_MIN:
+                with DirectCopy(copy_to) as out:
+                    while n := f.readinto(view := out.buffer()):
+                        hashes.update(view[:n])
+                        out.write(n)
+                        if progress is not None:
+                            progress(n)
+                return hashes
+        buf = buffer if buffer is not None else bytearray(CHUNK)
+        view = memoryview(buf)
+        out_file = None
+        try:
             if copy_to is not None:
-                copy_to.parent.mkdir(parents=True, exist_ok=True)
-                out = copy_to.open("xb", buffering=0)
+                out_file = copy_to.open("xb", buffering=0)
             while n := f.readinto(view):
                 chunk = view[:n]
-                if out is not None:
-                    out.write(chunk)
+                if out_file is not None:
+                    out_file.write(chunk)
                 hashes.update(chunk)
                 if progress is not None:
                     progress(n)
-        if out is not None:
-            out.close()
-    except BaseException:
-        if out is not None:
-            out.close()
-            assert copy_to is not None
-            copy_to.unlink(missing_ok=True)
-        raise
-    finally:
-        view.release()
+            if out_file is not None:
+                out_file.close()
+        except BaseException:
+            if out_file is not None:
+                out_file.close()
+                assert copy_to is not None
+                copy_to.unlink(missing_ok=True)
+            raise
+        finally:
+            view.release()
     return hashes
 
 
@@ -278,6 +316,7 @@ def hash_files(
     ``progress`` receives byte counts (called from worker threads, serialised by a lock).
     ``copy_to(file)`` names a new file to copy it to while it is hashed (None: no copy); the
     file's ``local`` then becomes the copy, so later steps use exactly the bytes hashed.
+    Inside :func:`observe_hashed` every file is passed to the observer as soon as it is hashed.
     """
     todo = [i for i, f in enumerate(files) if force or f.sha256 is None or f.sm3 is None]
     algorithms = extra or (lambda f: ())
@@ -294,6 +333,7 @@ def hash_files(
     for _ in range(max(1, min(workers, len(todo)))):
         buffers.put(bytearray(CHUNK))
     out: list[dict[str, str] | None] = [None] * len(files)
+    observer = _observer.get()
 
     def one(i: int) -> None:
         tf = files[i]
@@ -309,6 +349,8 @@ def hash_files(
         if target is not None:
             tf.local = target
         out[i] = h.all()
+        if observer is not None:
+            observer(tf)
 
     if workers <= 1 or len(todo) <= 1:
         for i in todo:

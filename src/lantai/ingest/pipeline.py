@@ -11,7 +11,8 @@ moves the state forward with a compare-and-set (``UPDATE … WHERE state = <expe
 same transaction as its audit events, so:
 
 - **stage** reads the package once (``lantai.ingest.readers.read_transfer``: safe unpacking,
-  SHA-256 + SM3 while writing), hashes whatever the reader did not, identifies formats, and
+  SHA-256 + SM3 while writing), hashes whatever the reader did not, identifies formats (each
+  file as soon as it is hashed, in siegfried child processes beside the reading), and
   writes the Transfer snapshot into the transfer's staging directory. A crash here restarts the
   step from an empty directory. An unreadable or unsafe package goes straight to ``checked``
   with a report holding that one blocking failure.
@@ -49,6 +50,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType, Outcome
 from lantai.errors import InputError, ValidationFailed
 from lantai.ingest.aip import AipSpec, build_aip
@@ -207,8 +209,8 @@ class Pipeline:
     # -- stage -----------------------------------------------------------------------------------
 
     def _stage(self, row: IngestTransfer) -> None:
-        from lantai.ingest.digests import hash_files
-        from lantai.ingest.identifying import identify_files
+        from lantai.ingest.digests import hash_files, observe_hashed
+        from lantai.ingest.identifying import IdentifyStream
         from lantai.ingest.readers import read_transfer
 
         settings = self.inst.settings
@@ -224,53 +226,60 @@ class Pipeline:
             read_bytes += n
             self.progress("unpack", read_bytes, None, message=f"读取 {row.source_name}")
 
-        t0 = time.perf_counter()
-        try:
-            transfer = read_transfer(
-                self.inst,
-                Path(row.source_path),
-                staging=work / PACKAGE_DIR,
-                kind=SourceKind(row.kind) if row.kind else None,
-                fonds_code=row.fonds_code,
-                category=row.category,
-                uid=row.uid,
-                source_name=row.source_name,
-                progress=reading,
-            )
-        except InputError as exc:
-            self._reject_unreadable(row, exc)
-            return
-        read_s = time.perf_counter() - t0
-        transfer.uid = row.uid
-        if row.package_sha256 and not transfer.package_sha256:
-            transfer.package_sha256, transfer.package_sm3 = row.package_sha256, row.package_sm3
-            transfer.package_size = row.package_size
-        declared_sha = (row.register or {}).get("declared_sha256")
-        if declared_sha and not transfer.declared.package_sha256:
-            transfer.declared = replace(transfer.declared, package_sha256=declared_sha)
+        # Files are identified as soon as they are hashed (siegfried children beside the reading).
+        with IdentifyStream(workers=settings.ingest_workers) as ident:
+            with observe_hashed(lambda f: ident.add(f.local)):
+                t0 = time.perf_counter()
+                try:
+                    transfer = read_transfer(
+                        self.inst,
+                        Path(row.source_path),
+                        staging=work / PACKAGE_DIR,
+                        kind=SourceKind(row.kind) if row.kind else None,
+                        fonds_code=row.fonds_code,
+                        category=row.category,
+                        uid=row.uid,
+                        source_name=row.source_name,
+                        progress=reading,
+                    )
+                except InputError as exc:
+                    ident.close()
+                    self._reject_unreadable(row, exc)
+                    return
+                read_s = time.perf_counter() - t0
+                faults.point("ingest.stage.read")
+                transfer.uid = row.uid
+                if row.package_sha256 and not transfer.package_sha256:
+                    transfer.package_sha256 = row.package_sha256
+                    transfer.package_sm3 = row.package_sm3
+                    transfer.package_size = row.package_size
+                declared_sha = (row.register or {}).get("declared_sha256")
+                if declared_sha and not transfer.declared.package_sha256:
+                    transfer.declared = replace(transfer.declared, package_sha256=declared_sha)
 
-        todo = [f for f in transfer.files if f.sha256 is None or f.sm3 is None]
-        total = sum(f.size for f in todo)
-        hashed = 0
+                todo = [f for f in transfer.files if f.sha256 is None or f.sm3 is None]
+                total = sum(f.size for f in todo)
+                hashed = 0
 
-        def advance(n: int) -> None:
-            nonlocal hashed
-            hashed += n
-            self.progress("hash", hashed, total)
+                def advance(n: int) -> None:
+                    nonlocal hashed
+                    hashed += n
+                    self.progress("hash", hashed, total)
 
-        t1 = time.perf_counter()
-        hash_files(transfer.files, workers=settings.ingest_workers, progress=advance)
-        hash_s = time.perf_counter() - t1
-        unknown = [f for f in transfer.files if f.format is None]
-        self.progress("identify", 0, len(unknown))
-        t2 = time.perf_counter()
-        found = identify_files([f.local for f in unknown], workers=settings.ingest_workers)
-        for f in unknown:
-            f.format = found.get(f.local)
-        ident_s = time.perf_counter() - t2
-        self.progress("identify", len(unknown), len(unknown))
+                t1 = time.perf_counter()
+                hash_files(transfer.files, workers=settings.ingest_workers, progress=advance)
+                hash_s = time.perf_counter() - t1
+            unknown = [f for f in transfer.files if f.format is None]
+            self.progress("identify", ident.streamed, len(unknown))
+            t2 = time.perf_counter()
+            found = ident.finish([f.local for f in unknown])
+            for f in unknown:
+                f.format = found.get(f.local)
+            ident_s = time.perf_counter() - t2  # what was left after the reading
+            self.progress("identify", len(unknown), len(unknown))
         write_snapshot(transfer, work / SNAPSHOT)
         self._transfer = transfer
+        faults.point("ingest.stage.snapshot")
 
         content = transfer.content_files()
         formats = Counter(
@@ -341,8 +350,14 @@ class Pipeline:
                 s,
                 row,
                 EventType.INGEST_FORMATS_IDENTIFIED,
-                {"files": len(unknown), "formats": dict(formats), "seconds": round(ident_s, 3)},
+                {
+                    "files": len(unknown),
+                    "formats": dict(formats),
+                    "seconds": round(ident_s, 3),
+                    "while_reading": ident.streamed,
+                },
             )
+        faults.point("ingest.staged")
 
     def _reject_unreadable(self, row: IngestTransfer, exc: InputError) -> None:
         """An unreadable or unsafe package: a report with that one blocking failure."""
@@ -455,6 +470,7 @@ class Pipeline:
             (work / TEXTS).write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         failed = [o.spec.code for o in report.outcomes if o.status is Status.FAILED]
         manual = [o.spec.code for o in report.outcomes if o.status is Status.MANUAL]
+        faults.point("ingest.check.reports")
         with self.inst.db.write() as s:
             self._advance(
                 s,
@@ -485,6 +501,7 @@ class Pipeline:
                 },
                 outcome=Outcome.FAILURE if decision is Decision.REJECT else Outcome.SUCCESS,
             )
+        faults.point("ingest.checked")
 
     # -- decide ----------------------------------------------------------------------------------
 
@@ -507,6 +524,7 @@ class Pipeline:
                 if snapshot.exists():
                     writer.put_bytes(SNAPSHOT, snapshot.read_bytes())
                 writer.commit()
+        faults.point("ingest.reject.report_stored")
         blocking = _blocking_failures(self._work(row) / REPORT_DIR / f"{REPORT_NAME}.json")
         with self.inst.db.write() as s:
             self._advance(
@@ -565,6 +583,7 @@ class Pipeline:
         )
         t0 = time.perf_counter()
         result = build_aip(self.store, spec)
+        faults.point("ingest.aip_committed")
         self.progress("store", len(transfer.files), len(transfer.files))
         with self.inst.db.write() as s:
             self._advance(
@@ -587,6 +606,7 @@ class Pipeline:
                     "seconds": round(time.perf_counter() - t0, 3),
                 },
             )
+        faults.point("ingest.stored")
 
     # -- catalogue -------------------------------------------------------------------------------
 
@@ -642,14 +662,17 @@ class Pipeline:
                         "seconds": round(time.perf_counter() - t0, 3),
                     },
                 )
+                faults.point("ingest.catalogue.written")
         except ValidationFailed as exc:
             raise PermanentJobError(str(exc)) from exc
+        faults.point("ingest.catalogued")
 
     # -- finish ----------------------------------------------------------------------------------
 
     def _finish(self, row: IngestTransfer) -> None:
         self.progress("finish")
         self._clean(row)
+        faults.point("ingest.finish.cleaned")
         with self.inst.db.write() as s:
             self._advance(
                 s, row, TransferState.CATALOGUED, TransferState.DONE, finished_at=utcnow()

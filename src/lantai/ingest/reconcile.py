@@ -106,8 +106,16 @@ def _dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
-def reconcile(inst: Instance, store: ObjectStore | None = None) -> ReconcileReport:
-    """Re-queue abandoned jobs; remove staging, uploads and packages nobody will use."""
+def reconcile(
+    inst: Instance, store: ObjectStore | None = None, *, stopped: bool = False
+) -> ReconcileReport:
+    """Re-queue abandoned jobs; remove staging, uploads and packages nobody will use.
+
+    ``stopped``: the caller knows no process is writing to the store (every server and worker
+    is stopped), so partial writes beside a committed package that no transfer names (scan
+    masters, searchable PDFs, 销毁清册 — written by a process that was killed, the package then
+    committed by a later run) are abandoned too and removed; they are listed otherwise.
+    """
     from lantai.jobs import default_registry
 
     store = store or open_store(inst.settings)
@@ -167,6 +175,10 @@ def reconcile(inst: Instance, store: ObjectStore | None = None) -> ReconcileRepo
     partial = set(store.incoming())
     for package_id in sorted(committed | partial):
         if package_id not in named:
+            if stopped and package_id in partial and package_id in committed:
+                if store.discard_abandoned_writes(package_id):
+                    report.partial_writes_removed.append(package_id)
+                continue
             report.packages_unknown.append(package_id)
             continue
         owner = _owner(inst, package_id)

@@ -361,6 +361,15 @@ def _remove_owned_source(settings: Settings, source: Path) -> None:
         shutil.rmtree(parent, ignore_errors=True)
 
 
+PRESERVATION_LABELS = {"copies_pending": "副本复制中", "preserved": "已按策略保存"}
+
+
+def _preservation(state: TransferState, row: IngestTransfer) -> str | None:
+    if state is not TransferState.DONE or not row.aip_id:
+        return None
+    return "preserved" if row.preserved_at is not None else "copies_pending"
+
+
 def transfer_json(row: IngestTransfer, job: Job | None = None) -> dict[str, Any]:
     state = TransferState(row.state)
     out: dict[str, Any] = {
@@ -396,6 +405,10 @@ def transfer_json(row: IngestTransfer, job: Job | None = None) -> dict[str, Any]
         "updated_at": row.updated_at.isoformat(),
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
         "report": f"/api/transfers/{row.uid}/report.json" if row.decision else None,
+        # done ≠ preserved: 已按策略保存 once every copy the storage policy requires is verified
+        "preserved_at": row.preserved_at.isoformat() if row.preserved_at else None,
+        "preservation": _preservation(state, row),
+        "preservation_label": PRESERVATION_LABELS.get(_preservation(state, row) or "", ""),
     }
     if job is not None:
         out["job"] = {

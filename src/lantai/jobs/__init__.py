@@ -43,7 +43,11 @@ def default_registry() -> JobRegistry:
     """Every built-in job kind: the fixed list of capabilities that run background work."""
     from lantai.backup import verify as backup_verify
     from lantai.digitisation import tasks as digitisation_tasks
+    from lantai.federation import outbox as federation_outbox
+    from lantai.federation import reminders as federation_reminders
     from lantai.ingest import tasks as ingest_tasks
+    from lantai.oai import tasks as oai_tasks
+    from lantai.preservation import tasks as preservation_tasks
     from lantai.storage import tasks as storage_tasks
 
     registry = JobRegistry()
@@ -52,6 +56,10 @@ def default_registry() -> JobRegistry:
         backup_verify.register,
         storage_tasks.register,
         digitisation_tasks.register,
+        oai_tasks.register,
+        federation_outbox.register,
+        federation_reminders.register,
+        preservation_tasks.register,
     ):
         register(registry)
     return registry

@@ -2,7 +2,8 @@
 
 A job is a row of ``jobs`` (:class:`lantai.store.Job`) naming a *kind* and carrying IDs only.
 Everything a worker pool needs is here, over the database, so the in-process pool
-(:mod:`lantai.jobs.inprocess`) and a future Redis-backed one share the same semantics:
+(:mod:`lantai.jobs.inprocess`) and the Redis-fed workers (:mod:`lantai.jobs.redisqueue`) share
+the same semantics:
 
 - :func:`enqueue` adds a job in the caller's transaction; the optional ``wake`` callback runs
   only after that transaction commits, so no worker ever sees an uncommitted job. With a ``key``,
@@ -65,12 +66,18 @@ class JobState(StrEnum):
     RUNNING = "running"  # leased by lease_owner until lease_expires; the owner finishes it
     SUCCEEDED = "succeeded"  # terminal
     FAILED = "failed"  # terminal: attempts exhausted or a permanent error (error recorded)
+    CANCELLED = "cancelled"  # terminal: cancelled by a person (a running one stops at its next
+    # progress report, which finds its lease revoked)
 
     @property
     def label(self) -> str:
-        return {"queued": "排队中", "running": "运行中", "succeeded": "已完成", "failed": "失败"}[
-            self.value
-        ]
+        return {
+            "queued": "排队中",
+            "running": "运行中",
+            "succeeded": "已完成",
+            "failed": "失败",
+            "cancelled": "已取消",
+        }[self.value]
 
 
 class PermanentJobError(Exception):
@@ -129,6 +136,7 @@ class JobContext:
     observer: Callable[[str, int | None, int | None, str], None] | None = None
     _last_write: float = 0.0
     _progress: dict[str, Any] = field(default_factory=dict)
+    _step_since: tuple[float, int] = (0.0, 0)
 
     def progress(
         self,
@@ -146,7 +154,18 @@ class JobContext:
         ``persist=False`` while the caller holds a write transaction: on SQLite a second writer
         would wait for it (and this thread would wait for itself).
         """
-        self._progress = {"step": step, "done": done, "total": total, "message": message}
+        wall = time.time()
+        if step != self._progress.get("step"):  # a new step: rate and ETA count from here
+            self._step_since = (wall, done or 0)
+        self._progress = {
+            "step": step,
+            "done": done,
+            "total": total,
+            "message": message,
+            "since": self._step_since[0],
+            "done_at_since": self._step_since[1],
+            "at": wall,
+        }
         if self.observer is not None:
             self.observer(step, done, total, message)
         now = time.monotonic()
@@ -212,12 +231,20 @@ def claim(
     *,
     lease_seconds: float,
     job_id: int | None = None,
+    due_only: bool = False,
 ) -> Job | None:
-    """Lease the oldest runnable job of ``kinds`` (or exactly ``job_id``) to ``owner``."""
+    """Lease the oldest runnable job of ``kinds`` (or exactly ``job_id``) to ``owner``.
+
+    A job asked for by id is claimed even before its ``run_after`` unless ``due_only`` (a broker
+    message that arrives early for a job waiting to be retried must not run it early).
+    """
     now = utcnow()
     with inst.db.write() as s:
         q = select(Job).where(Job.state == JobState.QUEUED.value, Job.kind.in_(list(kinds)))
-        q = q.where(Job.id == job_id) if job_id is not None else q.where(Job.run_after <= now)
+        if job_id is not None:
+            q = q.where(Job.id == job_id)
+        if job_id is None or due_only:
+            q = q.where(Job.run_after <= now)
         q = q.order_by(Job.run_after, Job.id).limit(1)
         if not inst.db.is_sqlite:  # SQLite write transactions are already exclusive
             q = q.with_for_update(skip_locked=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from lantai import faults
 from lantai.jobs.base import (
     JobContext,
     JobRegistry,
@@ -105,7 +106,7 @@ class InProcessRunner:
 
     # -- synchronous use (CLI, tests) ------------------------------------------------------------
 
-    def run_job(self, job_id: int) -> JobState | None:
+    def run_job(self, job_id: int, *, due_only: bool = False) -> JobState | None:
         """Claim ``job_id`` (if queued) and run it in this thread; None when it was not runnable."""
         job = claim(
             self.inst,
@@ -113,6 +114,7 @@ class InProcessRunner:
             self.registry.names(),
             lease_seconds=self.lease_seconds,
             job_id=job_id,
+            due_only=due_only,
         )
         if job is None:
             return None
@@ -166,6 +168,7 @@ class InProcessRunner:
         with self._lock:
             self._active.add(job.id)
         error: BaseException | None = None
+        faults.point("jobs.claimed")
         try:
             kind.run(ctx)
         except Exception as exc:  # recorded on the job; retried or given up by finish()
@@ -174,6 +177,7 @@ class InProcessRunner:
         finally:
             with self._lock:
                 self._active.discard(job.id)
+        faults.point("jobs.ran")
         return finish(self.inst, self.registry, job.id, self.owner, error=error)
 
     @contextmanager

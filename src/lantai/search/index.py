@@ -246,11 +246,16 @@ class WriterLock:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent view for one query: a searcher of one generation."""
+    """One consistent view for one query: a searcher of one generation.
+
+    ``version`` names the generation and its last commit seen before the searcher was taken (the
+    searcher holds that commit or a later one): results cached under it are never older than it.
+    """
 
     searcher: tantivy.Searcher
     schema: tantivy.Schema
     generation: str
+    version: str = ""
 
 
 class SearchReader:
@@ -262,16 +267,25 @@ class SearchReader:
         self._index: tantivy.Index | None = None
         self._gen: Generation | None = None
         self._pointer_id: tuple[int, int] | None = None
+        self._commit_id: tuple[int, int] | None = None
 
-    def _pointer_stat(self) -> tuple[int, int] | None:
+    @staticmethod
+    def _stat(path: Path) -> tuple[int, int] | None:
         try:
-            st = os.stat(self.home.pointer)
+            st = os.stat(path)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
+    def _pointer_stat(self) -> tuple[int, int] | None:
+        return self._stat(self.home.pointer)
+
     def snapshot(self) -> Snapshot | None:
-        """A searcher over the live generation, or None while no generation is complete."""
+        """A searcher over the live generation, or None while no generation is complete.
+
+        Each tantivy commit replaces the generation's ``meta.json``; when its stat changed since
+        the last snapshot the index is reloaded first, so the searcher holds at least the commit
+        named by ``Snapshot.version`` (tantivy's own reload follows commits with a delay)."""
         stat = self._pointer_stat()
         if stat != self._pointer_id or self._index is None:
             with self._lock:
@@ -280,7 +294,14 @@ class SearchReader:
         index, gen = self._index, self._gen
         if index is None or gen is None:
             return None
-        return Snapshot(index.searcher(), index.schema, gen.name)
+        commit = self._stat(gen.path / "meta.json")
+        if commit != self._commit_id:
+            with self._lock:
+                if commit != self._commit_id and index is self._index:
+                    index.reload()
+                    self._commit_id = commit
+        version = f"{gen.name}:{commit[0]}:{commit[1]}" if commit else gen.name
+        return Snapshot(index.searcher(), index.schema, gen.name, version)
 
     def _open(self, stat: tuple[int, int] | None) -> None:
         gen = self.home.current()

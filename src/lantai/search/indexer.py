@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import shutil
@@ -35,6 +36,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import Text
 
+from lantai import faults
 from lantai.audit import EventType
 from lantai.catalogue import Lifecycle
 from lantai.errors import Conflict
@@ -334,6 +336,7 @@ class Indexer:
                 ids, ranges = _targets(events)
                 self._apply(s, live.writer, ids, ranges)
             live.writer.commit()
+            faults.point("search.index.committed")
             live.state = replace(live.state, seq=int(events[-1][0]), updated_at=time.time())
             live.gen.write_state(live.state)
             applied += len(events)
@@ -553,4 +556,18 @@ def _targets(events: Sequence[Any]) -> tuple[set[int], list[tuple[int, int]]]:
                 log.warning("event %s: no record ids in %r", _seq, detail[:200])
         elif object_type == "record" and str(object_id).isdigit():
             ids.add(int(object_id))
-    return ids, ranges
+    # Each record is added once per batch: overlapping ranges are merged, and ids inside a range
+    # are left to it (an ingest names its records twice: the created range and the texts' list).
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    starts = [lo for lo, _ in merged]
+
+    def in_range(rid: int) -> bool:
+        i = bisect.bisect_right(starts, rid) - 1
+        return i >= 0 and rid <= merged[i][1]
+
+    return {rid for rid in ids if not in_range(rid)}, merged

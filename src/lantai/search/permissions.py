@@ -19,10 +19,12 @@ cost of every broad query.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import tantivy
 from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import aliased
 
 from lantai.catalogue import Lifecycle
 from lantai.search.schema import PUBLISHED
@@ -106,11 +108,31 @@ class Visibility:
         return out
 
     def sql(self) -> ColumnElement[bool]:
-        """The same rule for database rows (hits are re-checked when they are displayed)."""
-        cond = and_(Record.security_rank <= self.max_rank, Record.lifecycle == Lifecycle.ACTIVE)
-        if self.public:
-            published = select(PublishedRecord.record_id).where(
-                PublishedRecord.state == PublicationState.PUBLISHED.value
+        """The same rule for database rows (hits are re-checked when they are displayed).
+
+        The published test is a correlated ``EXISTS`` (one primary-key probe of
+        ``published_records`` per row), not ``id IN (SELECT … WHERE state = 'published')``:
+        SQLite materialises such a list of every published record on each statement — ~60 ms at
+        200,000 published records for a page of ten hits or one record page. Built once per
+        visibility class (record pages and hits use it on every request)."""
+        return _row_rule(self.public, self.max_rank)
+
+
+_PUBLISHED = aliased(PublishedRecord, name="visible_published")
+
+
+@functools.cache
+def _row_rule(public: bool, max_rank: int) -> ColumnElement[bool]:
+    cond = and_(Record.security_rank <= max_rank, Record.lifecycle == Lifecycle.ACTIVE)
+    if public:
+        published = (
+            select(_PUBLISHED.record_id)
+            .where(
+                _PUBLISHED.record_id == Record.id,
+                _PUBLISHED.state == PublicationState.PUBLISHED.value,
             )
-            cond = and_(cond, Record.open_status == OPEN, Record.id.in_(published))
-        return cond
+            .correlate(Record)
+            .exists()
+        )
+        cond = and_(cond, Record.open_status == OPEN, published)
+    return cond

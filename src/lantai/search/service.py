@@ -7,6 +7,12 @@ the total and the facet counts all come from that one query, so nothing hidden i
 Hits are displayed from the database rows (re-checked against the same visibility rule), with the
 query's words marked in the catalogue fields and in a snippet of the full text.
 
+The ranked ids and the facet counts of a query are cached per index commit
+(:class:`~lantai.search.cache.ResultCache`, keyed by ``Snapshot.version``): a repeated query
+(the portal's popular searches, a page reloaded, the next page's facets) costs only the
+database re-check of its hits, and any commit — new, changed, published or unpublished records —
+starts afresh.
+
 The public sees published records only, and only their **masked** public form (上网审查,
 ``published_records`` / ``published_texts``): hits show the masked 题名/责任者 and snippets of the
 masked texts, and a published record whose masked text differs from the master is matched on its
@@ -18,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import tantivy
@@ -28,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from lantai.archival import Level
 from lantai.errors import Problem, ValidationFailed
 from lantai.instance import Instance
+from lantai.search.cache import ResultCache
 from lantai.search.errors import IndexUnavailable
 from lantai.search.highlight import Matcher, Segment, segments, snippet
 from lantai.search.index import SearchReader, Snapshot
@@ -79,6 +86,8 @@ _FACET_SIZES = {
     "collections": 200,
 }
 _AGGS = {name: {"terms": {"field": name, "size": size}} for name, size in _FACET_SIZES.items()}
+# Counted facets: facet name → ((value, document count), …), in the order tantivy returned them.
+Counts = dict[str, tuple[tuple[str, int], ...]]
 _TEXT_PARAMS = {
     "title": "title",
     "responsible": "responsible",
@@ -237,6 +246,7 @@ class SearchService:
         self._fonds: dict[str, str] = {}
         self._fonds_loaded = 0.0
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lantai-facets")
+        self.cache = ResultCache()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -324,18 +334,63 @@ class SearchService:
             raise IndexUnavailable("检索索引尚未建立或正在重建，请稍后再试")
         visibility = Visibility.of(actor)
         nodes = query_nodes + filter_nodes
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [
-            (tantivy.Occur.Must, self._compile(snap, And(tuple(nodes)), visibility))
-            if nodes
-            else (tantivy.Occur.Must, tantivy.Query.all_query())
-        ]
-        clauses += visibility.clauses(snap.schema, snap.searcher)
-        query = tantivy.Query.boolean_query(clauses)
-        offset = (params.page - 1) * params.size
-        facet_job: Future[tuple[Mapping[str, Any], int]] | None = None
-        if params.facets:  # counted in parallel with the ranking (tantivy releases the GIL)
+        # the page's ranked ids, and the facet counts (the same for every page and order)
+        page_key = (snap.version, visibility.key, replace(params, facets=False))
+        facet_key = (snap.version, visibility.key, replace(params, page=1, size=1, sort=""))
+        ranked = self.cache.ranked.get(page_key)
+        counted = self.cache.facets.get(facet_key) if params.facets else None
+        query: tantivy.Query | None = None
+        if ranked is None or (params.facets and counted is None):
+            clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [
+                (tantivy.Occur.Must, self._compile(snap, And(tuple(nodes)), visibility))
+                if nodes
+                else (tantivy.Occur.Must, tantivy.Query.all_query())
+            ]
+            clauses += visibility.clauses(snap.schema, snap.searcher)
+            query = tantivy.Query.boolean_query(clauses)
+        facet_job: Future[tuple[Counts, int]] | None = None
+        if params.facets and counted is None and query is not None:
+            # counted in parallel with the ranking (tantivy releases the GIL)
             sample = self._sample_buckets(snap, And(tuple(nodes)) if nodes else None)
             facet_job = self._pool.submit(self._aggregate, snap, query, sample)
+        if ranked is None:
+            assert query is not None
+            ranked = self._rank(snap, query, params)
+            self.cache.ranked.put(page_key, ranked)
+        total, scores, ids = ranked
+        if facet_job is not None:
+            assert query is not None
+            counts, buckets = facet_job.result()
+            if buckets and total <= FACET_EXACT_LIMIT:  # the estimate was too high: count exactly
+                counts, buckets = self._aggregate(snap, query, 0)
+            counted = (counts, buckets)
+            self.cache.facets.put(facet_key, counted)
+        facets: dict[str, list[FacetValue]] = {}
+        sampled: float | None = None
+        if counted is not None and total:
+            counts, buckets = counted
+            facets = self._facets(counts, SAMPLE_BUCKETS / buckets if buckets else 1, params)
+            sampled = buckets / SAMPLE_BUCKETS if buckets else None
+        terms = [t for n in query_nodes for t in highlight_terms(n)]
+        hits = self._hits(ids, scores, visibility, terms)
+        return SearchResults(
+            total=total,
+            page=params.page,
+            size=params.size,
+            hits=hits,
+            facets=facets,
+            took_ms=(time.perf_counter() - started) * 1000,
+            generation=snap.generation,
+            sort=params.sort,
+            facets_sampled=sampled,
+        )
+
+    @staticmethod
+    def _rank(
+        snap: Snapshot, query: tantivy.Query, params: SearchParams
+    ) -> tuple[int, tuple[float, ...], tuple[int, ...]]:
+        """(total, scores, record ids) of the requested page."""
+        offset = (params.page - 1) * params.size
         if params.sort == "date_desc":
             result = snap.searcher.search(
                 query, params.size, offset=offset, order_by_field="date", order=tantivy.Order.Desc
@@ -351,34 +406,13 @@ class SearchService:
         else:
             result = snap.searcher.search(query, params.size, offset=offset)
         total = int(getattr(result, "count", 0) or 0)  # missing from tantivy's stub
-        facets: dict[str, list[FacetValue]] = {}
-        sampled: float | None = None
-        if facet_job is not None:
-            raw, buckets = facet_job.result()
-            if buckets and total <= FACET_EXACT_LIMIT:  # the estimate was too high: count exactly
-                raw, buckets = self._aggregate(snap, query, 0)
-            if total:
-                facets = self._facets(raw, SAMPLE_BUCKETS / buckets if buckets else 1, params)
-                sampled = buckets / SAMPLE_BUCKETS if buckets else None
-        scores = [float(s) for s, _ in result.hits]
-        ids = [
-            int(i)
-            for i in snap.searcher.fast_field_values("id", [a for _, a in result.hits])
+        values = snap.searcher.fast_field_values("id", [a for _, a in result.hits])
+        page = [
+            (float(s), int(i))
+            for (s, _), i in zip(result.hits, values, strict=True)
             if i is not None
         ]
-        terms = [t for n in query_nodes for t in highlight_terms(n)]
-        hits = self._hits(ids, scores, visibility, terms)
-        return SearchResults(
-            total=total,
-            page=params.page,
-            size=params.size,
-            hits=hits,
-            facets=facets,
-            took_ms=(time.perf_counter() - started) * 1000,
-            generation=snap.generation,
-            sort=params.sort,
-            facets_sampled=sampled,
-        )
+        return total, tuple(s for s, _ in page), tuple(i for _, i in page)
 
     @staticmethod
     def _compile(snap: Snapshot, node: Node, visibility: Visibility) -> tantivy.Query:
@@ -423,9 +457,7 @@ class SearchService:
         return max(1, min(SAMPLE_BUCKETS, -(-SAMPLE_BUCKETS * SAMPLE_TARGET // estimate)))
 
     @staticmethod
-    def _aggregate(
-        snap: Snapshot, query: tantivy.Query, buckets: int
-    ) -> tuple[Mapping[str, Any], int]:
+    def _aggregate(snap: Snapshot, query: tantivy.Query, buckets: int) -> tuple[Counts, int]:
         if buckets:
             query = tantivy.Query.boolean_query(
                 [
@@ -444,26 +476,31 @@ class SearchService:
                 ]
             )
         raw: Mapping[str, Any] = snap.searcher.aggregate(query, _AGGS)
-        return raw, buckets
+        counts: Counts = {
+            name: tuple(
+                (str(int(b["key"])) if name == "year" else str(b["key"]), int(b["doc_count"]))
+                for b in raw.get(name, {}).get("buckets", [])
+            )
+            for name in _AGGS
+        }
+        return counts, buckets
 
     def _facets(
-        self, raw: Mapping[str, Any], scale: float, params: SearchParams
+        self, counts: Counts, scale: float, params: SearchParams
     ) -> dict[str, list[FacetValue]]:
         out: dict[str, list[FacetValue]] = {}
-        fonds_names = self._fonds_names(
-            [str(b["key"]) for b in raw.get("fonds", {}).get("buckets", [])]
-        )
+        fonds_names = self._fonds_names([key for key, _ in counts.get("fonds", ())])
         for name in _FACET_SIZES:
-            buckets = raw.get(name, {}).get("buckets", [])
+            if name not in counts:
+                continue
             selected = self._selected(name, params)
             values = []
-            for b in buckets:
-                key = str(int(b["key"])) if name == "year" else str(b["key"])
+            for key, count in counts[name]:
                 values.append(
                     FacetValue(
                         value=key,
                         label=self._label(name, key, fonds_names),
-                        count=round(int(b["doc_count"]) * scale),
+                        count=round(count * scale),
                         selected=key in selected,
                     )
                 )
@@ -501,8 +538,8 @@ class SearchService:
 
     def _hits(
         self,
-        ids: list[int],
-        scores: list[float],
+        ids: Sequence[int],
+        scores: Sequence[float],
         visibility: Visibility,
         terms: Iterable[tuple[str | None, str]],
     ) -> list[Hit]:

@@ -37,6 +37,8 @@ class AlertKind(StrEnum):
     REPLICA_MISSING = "storage.replica_missing"
     FIXITY_FAILED = "storage.fixity_failed"
     UNRECOVERABLE = "storage.unrecoverable"
+    DESTRUCTION_PENDING = "storage.destruction_pending"
+    LIVELIHOOD_OVERDUE = "livelihood.overdue"  # 跨馆查档: lantai.federation.reminders
 
     @property
     def label(self) -> str:
@@ -46,6 +48,8 @@ class AlertKind(StrEnum):
             "storage.replica_missing": "副本缺失",
             "storage.fixity_failed": "固定性检测未通过",
             "storage.unrecoverable": "不可恢复",
+            "storage.destruction_pending": "销毁未完成",
+            "livelihood.overdue": "跨馆查档逾期",
         }[self.value]
 
 

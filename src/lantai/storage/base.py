@@ -7,8 +7,11 @@ if the process dies first. A key is ``"<package_id>/<path inside the package>"``
 index records each object's size, SHA-256 and SM3, so a key always names the same bytes
 (content addressing by package id + digest) and putting the same package again is a no-op.
 
-There is deliberately **no delete**. Removing preserved objects is the disposal workflow's job
-(approved 销毁, with its own guarded method). The only removal here is
+There is deliberately **no delete**. Removing preserved objects is the disposal workflow's job:
+:meth:`ObjectStore.destroy_objects` accepts only a :class:`DestructionOrder` (the disposal module
+issues it after re-checking the approved final decision) and records every removed object in the
+package index under ``"destroyed"`` — the same entries in every location, so the package digest
+stays equal across replicas after a destruction. The only other removal here is
 :meth:`ObjectStore.discard_uncommitted`, for packages written by an ingest that never committed
 its catalogue transaction; it re-checks with the caller that nothing references the package.
 
@@ -26,15 +29,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from lantai.errors import Conflict, InputError, IntegrityFailure, LantaiError, NotFound
 
 __all__ = [
+    "DestructionOrder",
+    "DestructionResult",
     "InvalidKey",
     "LocationUnreachable",
     "ObjectInfo",
@@ -44,6 +49,7 @@ __all__ = [
     "PackageExists",
     "PackageInfo",
     "PackageWriter",
+    "StorageFull",
     "check_package_id",
     "check_path",
     "split_key",
@@ -77,6 +83,13 @@ class LocationUnreachable(LantaiError):
     code = "location_unreachable"
 
 
+class StorageFull(LantaiError):
+    """The location ran out of space (or quota) while a package was written; nothing is kept."""
+
+    status = 507
+    code = "storage_full"
+
+
 class PackageExists(Conflict):
     """A committed package with that id holds different objects (objects are immutable)."""
 
@@ -98,6 +111,54 @@ class PackageInfo:
     bytes: int
     created: str  # ISO 8601 UTC, when the package was committed
     digest: str  # SHA-256 of the package index: one value that names the whole package
+
+
+@dataclass(frozen=True, kw_only=True)
+class DestructionOrder:
+    """An approved 销毁 of one disposal item, the only thing :meth:`ObjectStore.destroy_objects`
+    accepts. Issued by :func:`lantai.disposal.destroy.authorise` (after re-checking the final
+    round's decision) or, to complete a destruction on a location that missed it, rebuilt by
+    :mod:`lantai.storage.destruction` from the ``destroyed_objects`` rows that execution wrote.
+    ``destroyed_at`` is fixed once per execution so every location writes identical tombstones.
+    """
+
+    batch_uid: str
+    item_id: int
+    record_id: int
+    approved_by: str
+    approved_at: str
+    destroyed_at: str
+
+    def tombstone(self, entry: list[object] | tuple[object, ...]) -> dict[str, object]:
+        """The index entry under "destroyed" for an object whose index entry was ``entry``."""
+        return {
+            "size": entry[0],
+            "sha256": entry[1],
+            "sm3": entry[2],
+            "batch": self.batch_uid,
+            "item": self.item_id,
+            "approved_by": self.approved_by,
+            "at": self.destroyed_at,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class DestructionResult:
+    package: PackageInfo  # the package after the destruction (its new digest)
+    destroyed: tuple[str, ...]  # paths newly listed as destroyed by this call
+    removed: int  # stored objects (files, S3 keys, tar members) removed by this call
+    bytes: int  # bytes of the newly destroyed objects
+    superseded: tuple[str, ...] = ()  # tar volumes replaced (write-once media: destroy them too)
+
+
+def check_order(order: object) -> DestructionOrder:
+    from lantai.errors import PermissionDenied
+
+    if not isinstance(order, DestructionOrder) or not (
+        order.batch_uid and order.item_id and order.approved_by and order.destroyed_at
+    ):
+        raise PermissionDenied("销毁被拒绝：须持有经最后一轮审批的销毁授权（DestructionOrder）")
+    return order
 
 
 def check_package_id(package_id: str) -> str:
@@ -134,6 +195,9 @@ class PackageWriter(ABC):
     # The index's "created" value; None means the commit time. Replication sets the source's
     # value so the replica's index (and so its package digest) is byte-identical.
     created: str | None = None
+    # The source's "destroyed" entries (replication of a package after a 销毁): written into the
+    # index as they are, so the replica's digest equals the source's; never objects.
+    destroyed: dict[str, Any] | None = None
 
     @abstractmethod
     def put_file(
@@ -253,6 +317,23 @@ class ObjectStore(ABC):
         from ``stream`` have exactly those digests. Raises ObjectNotFound for a key the index does
         not list: a repair never adds, renames or removes objects.
         """
+
+    @abstractmethod
+    def destroy_objects(
+        self, package_id: str, paths: Sequence[str], *, authorisation: DestructionOrder
+    ) -> DestructionResult:
+        """Remove the objects ``paths`` of a committed package under an approved 销毁.
+
+        Refuses (PermissionDenied) anything but a :class:`DestructionOrder`. The index is
+        rewritten first — the objects move from ``"objects"`` to ``"destroyed"`` with
+        :meth:`DestructionOrder.tombstone` — then the stored bytes are removed. Idempotent: a
+        path already listed as destroyed is not listed again, but leftover bytes of it (a run that
+        died after the index was rewritten) are removed. A path in neither list is a Conflict.
+        """
+
+    @abstractmethod
+    def tombstones(self, package_id: str) -> dict[str, Any]:
+        """The package index's ``"destroyed"`` entries (path → tombstone); empty if none."""
 
     # How many objects an audit should read at once at least: 1 for local media (the hashing
     # threads are the limit), more for a network store where each read waits on a round trip.

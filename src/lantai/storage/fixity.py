@@ -31,6 +31,7 @@ from lantai.audit import EventType, Outcome
 from lantai.errors import LantaiError
 from lantai.storage.alerts import AlertKind, Severity, raise_alert, resolve_alerts
 from lantai.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
+from lantai.storage.destruction import complete_destruction, destroyed_packages, destroyed_paths
 from lantai.storage.ledger import CopyState, record_copy
 from lantai.storage.replication import copy_package
 from lantai.storage.system import STORAGE_ACTOR, StorageSystem
@@ -185,6 +186,15 @@ def audit_location(
             )
         return _finish(inst, run_id, counts, findings, t0, error=error)
 
+    # An approved 销毁 this location missed is completed first: a destroyed object is neither
+    # "missing" nor ever repaired back from a replica that still holds it.
+    for pid in sorted(destroyed_packages(inst)):
+        if package_id is not None and pid != package_id:
+            continue
+        try:
+            complete_destruction(inst, system, pid, location, actor=actor)
+        except (LantaiError, OSError) as exc:
+            log.warning("completing destruction of %s at %s failed: %s", pid, location, exc)
     pids, ledger = _packages_to_audit(inst, location, store, package_id)
     # Package level first: the index digest against the ledger, before any object is read.
     objects: list[ObjectInfo] = []
@@ -301,7 +311,9 @@ def _repair(
                     row and row.package_digest and src_info.digest != row.package_digest
                 ):
                     continue
-                copy_package(source, store, finding.package_id)
+                with inst.db.read() as s:
+                    gone = destroyed_paths(s, finding.package_id)
+                copy_package(source, store, finding.package_id, destroyed=gone)
                 ok = _package_intact(store, finding.package_id)
             else:
                 info = store.stat(finding.key)

@@ -10,26 +10,69 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from lantai.storage.base import ObjectInfo, PackageInfo
+from lantai.storage.base import DestructionOrder, ObjectInfo, PackageInfo
 
-__all__ = ["index_bytes", "now_created", "package_info"]
+__all__ = ["apply_destruction", "doc_bytes", "index_bytes", "now_created", "package_info"]
 
 
 def now_created() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def index_bytes(package_id: str, created: str, objects: Mapping[str, ObjectInfo]) -> bytes:
-    doc = {
+def index_bytes(
+    package_id: str,
+    created: str,
+    objects: Mapping[str, ObjectInfo],
+    destroyed: Mapping[str, Any] | None = None,
+) -> bytes:
+    doc: dict[str, Any] = {
         "package": package_id,
         "created": created,
         "objects": {p: [o.size, o.sha256, o.sm3] for p, o in sorted(objects.items())},
     }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if destroyed:
+        doc["destroyed"] = dict(sorted(destroyed.items()))
+    return doc_bytes(doc)
+
+
+def doc_bytes(doc: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of an index document (objects and destroyed entries sorted)."""
+    out: dict[str, Any] = {
+        "package": doc["package"],
+        "created": doc["created"],
+        "objects": dict(sorted(doc["objects"].items())),
+    }
+    if doc.get("destroyed"):
+        out["destroyed"] = {p: dict(sorted(v.items())) for p, v in sorted(doc["destroyed"].items())}
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def apply_destruction(
+    doc: Mapping[str, Any], paths: Sequence[str], order: DestructionOrder
+) -> tuple[dict[str, Any], list[str], int]:
+    """(new index document, paths newly destroyed, their bytes); Conflict for unknown paths."""
+    from lantai.errors import Conflict
+
+    objects = dict(doc["objects"])
+    destroyed = dict(doc.get("destroyed") or {})
+    newly: list[str] = []
+    size = 0
+    for p in paths:
+        if p in objects:
+            entry = objects.pop(p)
+            destroyed[p] = order.tombstone(entry)
+            newly.append(p)
+            size += int(entry[0])
+        elif p not in destroyed:
+            raise Conflict(f"包 {doc['package']} 中没有对象：{p}")
+    new = {"package": doc["package"], "created": doc["created"], "objects": objects}
+    if destroyed:
+        new["destroyed"] = destroyed
+    return new, newly, size
 
 
 def package_info(package_id: str, doc: Mapping[str, Any], raw: bytes) -> PackageInfo:

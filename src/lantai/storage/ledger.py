@@ -34,6 +34,9 @@ class CopyState(StrEnum):
     PRESENT = "present"
     DAMAGED = "damaged"
     UNRECOVERABLE = "unrecoverable"
+    # an approved 销毁 could not be carried out here yet (unreachable); replication and fixity
+    # audits complete it from ``destroyed_objects`` — the copy still holds destroyed content
+    DESTROY_PENDING = "destroy_pending"
 
     @property
     def label(self) -> str:
@@ -42,6 +45,7 @@ class CopyState(StrEnum):
             "present": "完好",
             "damaged": "受损待修复",
             "unrecoverable": "不可恢复",
+            "destroy_pending": "待完成销毁",
         }[self.value]
 
 

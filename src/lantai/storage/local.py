@@ -17,7 +17,9 @@ is not committed: readers never see it, the next commit of the same id replaces 
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -26,14 +28,17 @@ import secrets
 import shutil
 import stat as stat_mod
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from lantai import faults
 from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
 from lantai.storage.base import (
+    DestructionOrder,
+    DestructionResult,
     InvalidKey,
     LocationUnreachable,
     ObjectInfo,
@@ -43,16 +48,20 @@ from lantai.storage.base import (
     PackageExists,
     PackageInfo,
     PackageWriter,
+    StorageFull,
+    check_order,
     check_package_id,
     check_path,
     split_key,
 )
-from lantai.storage.index import index_bytes, now_created
+from lantai.storage.index import apply_destruction, doc_bytes, index_bytes, now_created
 from lantai.storage.verified import check_repair, copy_verified
 
 __all__ = ["LocalObjectStore"]
 
 log = logging.getLogger("lantai.storage")
+
+_M = TypeVar("_M", bound=Callable[..., Any])
 
 _FSYNC_EACH_MAX = 32  # up to this many objects, fsync each file; above, one syncfs
 
@@ -87,6 +96,25 @@ def _syncfs(path: Path) -> bool:
         os.close(fd)
 
 
+def _no_space(method: _M) -> _M:
+    """A full disk (or quota) while writing a package: a clear error; the writer's ``with``
+    block then aborts, so nothing of the package stays (it was never visible)."""
+
+    @functools.wraps(method)
+    def wrapper(self: _LocalWriter, *args: Any, **kw: Any) -> Any:
+        try:
+            return method(self, *args, **kw)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise StorageFull(
+                f"存储位置 {self.store.root} 空间不足：写入信息包 {self.package_id} 时磁盘已满；"
+                "未写完的信息包不可见，释放空间或扩容后重试（如 `lantai ingest resume`）"
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _LocalWriter(PackageWriter):
     def __init__(self, store: LocalObjectStore, package_id: str) -> None:
         self.store = store
@@ -112,11 +140,13 @@ class _LocalWriter(PackageWriter):
         return self.dir / path
 
     def _keep(self, path: str, dest: Path, size: int, sha256: str, sm3: str) -> ObjectInfo:
+        faults.point("storage.local.put")
         os.chmod(dest, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
         info = ObjectInfo(key=f"{self.package_id}/{path}", size=size, sha256=sha256, sm3=sm3)
         self.objects[path] = info
         return info
 
+    @_no_space
     def put_file(
         self,
         path: str,
@@ -149,6 +179,7 @@ class _LocalWriter(PackageWriter):
             )
         return self._keep(path, dest, size, sha256, sm3)
 
+    @_no_space
     def put_stream(
         self, path: str, stream: BinaryIO, *, size: int, sha256: str, sm3: str | None = None
     ) -> ObjectInfo:
@@ -178,6 +209,7 @@ class _LocalWriter(PackageWriter):
             raise ObjectMismatch(f"对象「{path}」{problem}；未保存")
         return self._keep(path, dest, size, got_sha, got_sm3)
 
+    @_no_space
     def put_bytes(self, path: str, data: bytes) -> ObjectInfo:
         dest = self._target(path)
         d = digest_bytes(data)
@@ -185,6 +217,7 @@ class _LocalWriter(PackageWriter):
             out.write(data)
         return self._keep(path, dest, d.size, d.sha256, d.sm3)
 
+    @_no_space
     def commit(self) -> PackageInfo:
         if self._done is not None:
             return self._done
@@ -206,7 +239,10 @@ class _LocalWriter(PackageWriter):
                 _rmtree(final)
             os.rename(self.dir, final)
             _fsync_dir(final.parent)
-            data = index_bytes(self.package_id, self.created or now_created(), self.objects)
+            faults.point("storage.local.renamed")
+            data = index_bytes(
+                self.package_id, self.created or now_created(), self.objects, self.destroyed
+            )
             doc = json.loads(data)
             tmp = index.with_name(f".{index.name}.{secrets.token_hex(4)}")
             with tmp.open("xb") as f:
@@ -357,6 +393,44 @@ class LocalObjectStore(ObjectStore):
             _fsync_dir(dest.parent)
         log.warning("repaired object %s", key)
         return info
+
+    def destroy_objects(
+        self, package_id: str, paths: Sequence[str], *, authorisation: DestructionOrder
+    ) -> DestructionResult:
+        order = check_order(authorisation)
+        check_package_id(package_id)
+        paths = [check_path(p) for p in paths]
+        final, index = self._paths(package_id)
+        removed = 0
+        with self._lock(package_id):
+            doc = self._load_index(package_id)
+            if doc is None:
+                raise ObjectNotFound(f"信息包 {package_id} 不在此存储位置")
+            new, newly, size = apply_destruction(doc, paths, order)
+            if newly:  # uncommit first: from here on readers no longer see the objects
+                data = doc_bytes(new)
+                tmp = index.with_name(f".{index.name}.{secrets.token_hex(4)}")
+                with tmp.open("xb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.rename(tmp, index)
+                _fsync_dir(index.parent)
+                faults.point("storage.local.destroy.index")
+            for p in paths:
+                target = final / p
+                if target.exists():
+                    target.unlink()
+                    removed += 1
+            if removed:
+                _fsync_dir(final)
+            info = self._info(package_id, new, index)
+        log.warning("destroyed %s object(s) of %s (batch %s)", removed, package_id, order.batch_uid)
+        return DestructionResult(package=info, destroyed=tuple(newly), removed=removed, bytes=size)
+
+    def tombstones(self, package_id: str) -> dict[str, Any]:
+        doc = self._load_index(check_package_id(package_id))
+        return dict(doc.get("destroyed") or {}) if doc is not None else {}
 
     def stat(self, key: str) -> ObjectInfo:
         package_id, path = split_key(key)

@@ -11,21 +11,33 @@ raises a 副本缺失 alert and makes the job fail so it is retried with back-of
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
+
+from lantai import faults
 from lantai.audit import EventType
 from lantai.errors import IntegrityFailure, LantaiError
 from lantai.storage.alerts import AlertKind, Severity, raise_alert, resolve_alerts
 from lantai.storage.base import ObjectStore, PackageInfo
-from lantai.storage.ledger import CopyState, ensure_rows, record_copy
+from lantai.storage.destruction import complete_destruction, destroyed_paths
+from lantai.storage.ledger import CopyState, ensure_rows, policy_satisfied, record_copy
+from lantai.storage.policy import StoragePolicy
 from lantai.storage.system import STORAGE_ACTOR, StorageSystem
-from lantai.store import StorageCopy
+from lantai.store import IngestTransfer, StorageCopy, utcnow
 
 if TYPE_CHECKING:
     from lantai.instance import Instance
 
-__all__ = ["ReplicaMismatch", "ReplicationIncomplete", "copy_package", "replicate"]
+__all__ = [
+    "DestroyedContent",
+    "ReplicaMismatch",
+    "ReplicationIncomplete",
+    "copy_package",
+    "replicate",
+]
 
 log = logging.getLogger("lantai.storage")
 
@@ -36,6 +48,13 @@ class ReplicaMismatch(IntegrityFailure):
     code = "replica_mismatch"
 
 
+class DestroyedContent(LantaiError):
+    """A copy would carry content an approved 销毁 removed."""
+
+    status = 409
+    code = "destroyed_content"
+
+
 class ReplicationIncomplete(LantaiError):
     """Some required copies could not be made (the job is retried)."""
 
@@ -43,17 +62,31 @@ class ReplicationIncomplete(LantaiError):
     code = "replication_incomplete"
 
 
-def copy_package(src: ObjectStore, dst: ObjectStore, package_id: str) -> PackageInfo:
-    """Copy one committed package (verified, streaming); a no-op when ``dst`` already has it."""
+def copy_package(
+    src: ObjectStore, dst: ObjectStore, package_id: str, *, destroyed: Collection[str] = ()
+) -> PackageInfo:
+    """Copy one committed package (verified, streaming); a no-op when ``dst`` already has it.
+
+    The source's ``"destroyed"`` entries go into the replica's index as they are (same digest);
+    an object listed in ``destroyed`` (the ``destroyed_objects`` table) is never copied — a
+    source that still holds one is refused, its destruction must be completed first.
+    """
     info = src.package(package_id)
     if info is None:
         raise LantaiError(f"源存储中没有已提交的信息包 {package_id}")
     existing = dst.package(package_id)
     if existing is not None and existing.digest == info.digest:
         return existing
+    objects = list(src.list(f"{package_id}/"))
+    stale = [o.key for o in objects if o.key.partition("/")[2] in destroyed]
+    if stale:
+        raise DestroyedContent(
+            f"源存储仍含已销毁的对象（{'、'.join(stale[:3])}），须先完成销毁，不得复制"
+        )
     with dst.begin(package_id) as w:
         w.created = info.created
-        for obj in src.list(f"{package_id}/"):
+        w.destroyed = src.tombstones(package_id) or None
+        for obj in objects:
             with src.open(obj.key) as f:
                 w.put_stream(
                     obj.key.partition("/")[2], f, size=obj.size, sha256=obj.sha256, sm3=obj.sm3
@@ -89,6 +122,20 @@ def replicate(
     source = primary.package(package_id)
     if source is None:
         raise LantaiError(f"主存储中没有已提交的信息包 {package_id}")
+    # An approved 销毁 that some location missed is completed before anything is copied: the
+    # primary first (never copy from a stale source), then every other location.
+    with inst.db.read() as s:
+        gone = destroyed_paths(s, package_id)
+    if gone:
+        complete_destruction(inst, system, package_id, policy.primary.name)
+        source = primary.package(package_id) or source
+        for loc in policy.locations:
+            if loc.primary:
+                continue
+            try:
+                complete_destruction(inst, system, package_id, loc.name)
+            except (LantaiError, OSError) as exc:
+                log.warning("completing destruction of %s at %s: %s", package_id, loc.name, exc)
     with inst.db.write() as s:
         ensure_rows(s, policy, package_id)
         record_copy(s, package_id, policy.primary.name, source)
@@ -99,7 +146,8 @@ def replicate(
         try:
             store = system.store(loc.name)
             before = store.package(package_id)
-            info = copy_package(primary, store, package_id)
+            info = copy_package(primary, store, package_id, destroyed=gone)
+            faults.point("replication.copied")
         except (LantaiError, OSError) as exc:
             message = (
                 exc.message if isinstance(exc, LantaiError) else f"{type(exc).__name__}: {exc}"
@@ -156,12 +204,29 @@ def replicate(
                 package_id=package_id,
                 resolution="副本已写入并校验",
             )
+        faults.point("replication.recorded")
+    if not result.failed:
+        mark_preserved(inst, package_id, system.policy)
     if result.failed and raise_on_missing:
         raise ReplicationIncomplete(
             f"信息包 {package_id} 尚缺副本："
             + "；".join(f"{k}（{v}）" for k, v in sorted(result.failed.items()))
         )
     return result
+
+
+def mark_preserved(inst: Instance, package_id: str, policy: StoragePolicy) -> bool:
+    """Set ``transfers.preserved_at`` of the transfer whose AIP this is, once the policy is
+    satisfied (the transfer is 已按策略保存 from then on; 副本复制中 before). True if set now."""
+    if not policy_satisfied(inst, package_id, policy):
+        return False
+    with inst.db.write() as s:
+        done = s.execute(
+            update(IngestTransfer)
+            .where(IngestTransfer.aip_id == package_id, IngestTransfer.preserved_at.is_(None))
+            .values(preserved_at=utcnow())
+        )
+    return bool(getattr(done, "rowcount", 0))
 
 
 def pending_packages(inst: Instance, system: StorageSystem) -> list[str]:

@@ -26,7 +26,7 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,8 @@ from typing import Any, BinaryIO, cast
 
 from lantai.crypto.digest import digest_bytes
 from lantai.storage.base import (
+    DestructionOrder,
+    DestructionResult,
     InvalidKey,
     LocationUnreachable,
     ObjectInfo,
@@ -43,11 +45,18 @@ from lantai.storage.base import (
     PackageExists,
     PackageInfo,
     PackageWriter,
+    check_order,
     check_package_id,
     check_path,
     split_key,
 )
-from lantai.storage.index import index_bytes, now_created, package_info
+from lantai.storage.index import (
+    apply_destruction,
+    doc_bytes,
+    index_bytes,
+    now_created,
+    package_info,
+)
 from lantai.storage.verified import check_received, check_repair, hash_chunks
 
 __all__ = ["S3ObjectStore", "S3Settings"]
@@ -182,7 +191,9 @@ class _S3Writer(PackageWriter):
                 raise PackageExists(f"包 {self.package_id} 已存在且内容不同；对象不可改写")
             self._done = package_info(self.package_id, doc, raw)
             return self._done
-        data = index_bytes(self.package_id, self.created or now_created(), self.objects)
+        data = index_bytes(
+            self.package_id, self.created or now_created(), self.objects, self.destroyed
+        )
         with store._calls():
             store.client.put_object(
                 Bucket=store.cfg.bucket,
@@ -466,6 +477,51 @@ class S3ObjectStore(ObjectStore):
             raise ObjectMismatch(f"对象「{key}」修复数据与包索引不一致，未写入：{exc}") from exc
         log.warning("repaired object %s in %r", key, self)
         return info
+
+    def destroy_objects(
+        self, package_id: str, paths: Sequence[str], *, authorisation: DestructionOrder
+    ) -> DestructionResult:
+        order = check_order(authorisation)
+        check_package_id(package_id)
+        paths = [check_path(p) for p in paths]
+        self._forget(package_id)
+        loaded = self._load_index(package_id)
+        if loaded is None:
+            raise ObjectNotFound(f"信息包 {package_id} 不在此存储位置")
+        new, newly, size = apply_destruction(loaded[0], paths, order)
+        data = doc_bytes(new) if newly else loaded[1]
+        if newly:  # the index first: readers no longer see the objects
+            with self._calls():
+                self.client.put_object(
+                    Bucket=self.cfg.bucket,
+                    Key=self._index_key(package_id),
+                    Body=data,
+                    ContentType="application/json",
+                )
+            self._forget(package_id)
+        present: list[str] = []
+        for p in paths:
+            s3_key = self._object_key(f"{package_id}/{p}")
+            with self._calls():
+                try:
+                    self.client.head_object(Bucket=self.cfg.bucket, Key=s3_key)
+                except Exception as exc:
+                    if _is_missing(exc):
+                        continue
+                    raise
+            present.append(s3_key)
+        self._delete_keys(present)
+        log.warning("destroyed %s object(s) of %s in %r", len(present), package_id, self)
+        return DestructionResult(
+            package=package_info(package_id, new, data),
+            destroyed=tuple(newly),
+            removed=len(present),
+            bytes=size,
+        )
+
+    def tombstones(self, package_id: str) -> dict[str, Any]:
+        loaded = self._load_index(check_package_id(package_id))
+        return dict(loaded[0].get("destroyed") or {}) if loaded is not None else {}
 
     def incoming(self) -> Iterator[str]:
         base = f"{self._prefix}objects/"

@@ -23,33 +23,48 @@ size, offset from ``placement``), so the volume stays a valid tar.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import stat as stat_mod
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from lantai.crypto.digest import CHUNK, digest_bytes
+from lantai import faults
+from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
 from lantai.storage.base import (
+    DestructionOrder,
+    DestructionResult,
     InvalidKey,
     LocationUnreachable,
     ObjectInfo,
+    ObjectMismatch,
     ObjectNotFound,
     ObjectStore,
     PackageExists,
     PackageInfo,
     PackageWriter,
+    check_order,
     check_package_id,
     check_path,
     split_key,
 )
-from lantai.storage.index import index_bytes, now_created, package_info
+from lantai.storage.index import (
+    apply_destruction,
+    doc_bytes,
+    index_bytes,
+    now_created,
+    package_info,
+)
 from lantai.storage.verified import check_received, check_repair, copy_verified, hash_chunks
 
 __all__ = ["TarVolumeStore"]
@@ -162,7 +177,7 @@ class _TarWriter(PackageWriter):
             self._done = package_info(self.package_id, doc, raw)
             return self._done
         created = self.created or now_created()
-        index = index_bytes(self.package_id, created, self.objects)
+        index = index_bytes(self.package_id, created, self.objects, self.destroyed)
         groups = _group(sorted(self.objects.items()), store.volume_bytes)
         built = self.dir / "volumes"
         built.mkdir()
@@ -170,15 +185,7 @@ class _TarWriter(PackageWriter):
         for number, group in enumerate(groups, 1):
             name = f"{self.package_id}.vol{number:04d}.tar"
             self._write_volume(built / name, group, index, created, number, len(groups))
-            with tarfile.open(built / name, "r") as tar:
-                for member in tar.getmembers():
-                    prefix = f"{self.package_id}/"
-                    if member.isfile() and member.name.startswith(prefix):
-                        placement[member.name[len(prefix) :]] = [
-                            name,
-                            member.offset_data,
-                            member.size,
-                        ]
+            placement.update(_members(built / name, self.package_id))
         final = store.root / "volumes" / self.package_id
         if final.exists():  # left by a commit that died before writing its index
             shutil.rmtree(final)
@@ -186,6 +193,7 @@ class _TarWriter(PackageWriter):
             _fsync_path(vol)
             os.chmod(vol, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
         os.rename(built, final)
+        faults.point("storage.tar.volumes")
         _write_atomic(store.root / "placement" / f"{self.package_id}.json", placement)
         _write_atomic_bytes(store.root / "index" / f"{self.package_id}.json", index)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -201,39 +209,115 @@ class _TarWriter(PackageWriter):
         number: int,
         count: int,
     ) -> None:
-        pid = self.package_id
-        sha_lines = "".join(f"{o.sha256}  {pid}/{p}\n" for p, o in group)
-        sm3_lines = "".join(f"{o.sm3}  {pid}/{p}\n" for p, o in group)
-        readme = README.format(
-            package=pid,
-            number=number,
-            count=count,
-            created=created,
-            objects=len(group),
-            bytes=sum(o.size for _, o in group),
-            volume=target.name,
+        _write_volume(
+            target,
+            self.package_id,
+            group,
+            index,
+            created,
+            number,
+            count,
+            lambda path: self._files[path].open("rb"),
         )
-        with tarfile.open(target, "x", format=tarfile.PAX_FORMAT) as tar:
-            for name, data in (
-                ("README.txt", readme.encode("utf-8")),
-                ("MANIFEST-sha256.txt", sha_lines.encode("utf-8")),
-                ("MANIFEST-sm3.txt", sm3_lines.encode("utf-8")),
-                ("INDEX.json", index),
-            ):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                info.mode = 0o444
-                tar.addfile(info, io.BytesIO(data))
-            for path, obj in group:
-                info = tarfile.TarInfo(f"{pid}/{path}")
-                info.size = obj.size
-                info.mode = 0o444
-                with self._files[path].open("rb") as f:
-                    tar.addfile(info, f)
 
     def abort(self) -> None:
         if self._done is None:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class _Hashing(io.RawIOBase):
+    """Passes reads through while hashing them (SHA-256 + SM3) — verifies copied tar members."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.sha = hashlib.sha256()
+        self.sm = new_sm3()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.sha.update(data)
+        self.sm.update(data)
+        self.size += n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+def _write_volume(
+    target: Path,
+    pid: str,
+    group: list[tuple[str, ObjectInfo]],
+    index: bytes,
+    created: str,
+    number: int,
+    count: int,
+    opener: Callable[[str], BinaryIO],
+) -> None:
+    """One self-describing volume; each object's bytes are checked against ``group``'s digests."""
+    sha_lines = "".join(f"{o.sha256}  {pid}/{p}\n" for p, o in group)
+    sm3_lines = "".join(f"{o.sm3}  {pid}/{p}\n" for p, o in group)
+    readme = README.format(
+        package=pid,
+        number=number,
+        count=count,
+        created=created,
+        objects=len(group),
+        bytes=sum(o.size for _, o in group),
+        volume=target.name,
+    )
+    with tarfile.open(target, "x", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (
+            ("README.txt", readme.encode("utf-8")),
+            ("MANIFEST-sha256.txt", sha_lines.encode("utf-8")),
+            ("MANIFEST-sm3.txt", sm3_lines.encode("utf-8")),
+            ("INDEX.json", index),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o444
+            tar.addfile(info, io.BytesIO(data))
+        for path, obj in group:
+            info = tarfile.TarInfo(f"{pid}/{path}")
+            info.size = obj.size
+            info.mode = 0o444
+            with _Hashing(opener(path)) as f:
+                tar.addfile(info, cast(BinaryIO, f))
+                if (f.size, f.sha.hexdigest(), f.sm.hexdigest()) != (obj.size, obj.sha256, obj.sm3):
+                    raise ObjectMismatch(
+                        f"对象「{pid}/{path}」写入存储卷时摘要与包索引不一致；卷未写成"
+                    )
+
+
+def _members(volume: Path, pid: str) -> dict[str, list[Any]]:
+    """path → [volume name, data offset, size] of the objects in one volume."""
+    out: dict[str, list[Any]] = {}
+    prefix = f"{pid}/"
+    with tarfile.open(volume, "r") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith(prefix):
+                out[member.name[len(prefix) :]] = [volume.name, member.offset_data, member.size]
+    return out
+
+
+_VOLUME_NAME = re.compile(r"\.vol(\d{4})(?:\.r(\d+))?\.tar$")
+
+
+def _revised(name: str) -> tuple[int, str]:
+    """(volume number, the name of its next revision): x.vol0001.tar → x.vol0001.r2.tar."""
+    m = _VOLUME_NAME.search(name)
+    if m is None:
+        raise ValueError(f"not a volume name: {name}")
+    revision = int(m.group(2) or 1) + 1
+    return int(m.group(1)), f"{name[: m.start()]}.vol{m.group(1)}.r{revision}.tar"
 
 
 def _group(items: list[tuple[str, ObjectInfo]], limit: int) -> list[list[tuple[str, ObjectInfo]]]:
@@ -411,6 +495,102 @@ class TarVolumeStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
         return info
+
+    @contextmanager
+    def _lock(self, package_id: str) -> Iterator[None]:
+        locks = self.root / "locks"
+        locks.mkdir(exist_ok=True)
+        with (locks / f"{package_id}.lock").open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def destroy_objects(
+        self, package_id: str, paths: Sequence[str], *, authorisation: DestructionOrder
+    ) -> DestructionResult:
+        """Rewrite every volume that holds a destroyed object without it (a new revision of the
+        volume: ``…vol0001.r2.tar`` with its own manifests and the new INDEX.json), commit the
+        new index and placement, then remove the superseded volumes. On write-once media the
+        operator must also destroy the old medium: the result names the superseded volumes."""
+        order = check_order(authorisation)
+        check_package_id(package_id)
+        paths = [check_path(p) for p in paths]
+        with self._lock(package_id):
+            loaded = self._load_index(package_id)
+            if loaded is None:
+                raise ObjectNotFound(f"信息包 {package_id} 不在此存储位置")
+            new, newly, size = apply_destruction(loaded[0], paths, order)
+            index = doc_bytes(new) if newly else loaded[1]
+            placement = dict(self._placement(package_id))
+            gone = set(new.get("destroyed") or {})
+            affected = sorted({str(v[0]) for p, v in placement.items() if p in gone})
+            vol_dir = self.root / "volumes" / package_id
+            count = len(self.volumes(package_id))
+            live = {str(v[0]) for p, v in placement.items() if p not in gone}
+            if not newly and not affected and all(v.name in live for v in self.volumes(package_id)):
+                return DestructionResult(
+                    package=package_info(package_id, new, index), destroyed=(), removed=0, bytes=0
+                )
+            staging = self.root / "incoming" / f"{package_id}~{secrets.token_hex(6)}"
+            staging.mkdir(parents=True)
+            removed = sum(1 for p, v in placement.items() if p in gone)
+            kept = {p: v for p, v in placement.items() if p not in gone}
+            written: list[Path] = []
+            try:
+                for vol in affected:
+                    group = [
+                        (p, ObjectInfo(key=f"{package_id}/{p}", size=e[0], sha256=e[1], sm3=e[2]))
+                        for p, e in sorted(new["objects"].items())
+                        if p in kept and kept[p][0] == vol
+                    ]
+                    if not group:
+                        continue
+                    number, name = _revised(vol)
+                    old = vol_dir / vol
+
+                    def opener(path: str, old: Path = old) -> BinaryIO:
+                        place = placement[path]
+                        return cast(BinaryIO, _Slice(old.open("rb"), int(place[1]), int(place[2])))
+
+                    _write_volume(
+                        staging / name,
+                        package_id,
+                        group,
+                        index,
+                        new["created"],
+                        number,
+                        count,
+                        opener,
+                    )
+                    _fsync_path(staging / name)
+                    os.chmod(staging / name, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
+                    kept.update(_members(staging / name, package_id))
+                    written.append(staging / name)
+                for f in written:
+                    os.rename(f, vol_dir / f.name)
+                _write_atomic_bytes(self.root / "index" / f"{package_id}.json", index)
+                _write_atomic(self.root / "placement" / f"{package_id}.json", kept)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            # Superseded volumes, and any a run that died here left: no live object in them.
+            referenced = {str(v[0]) for v in kept.values()}
+            superseded = [v for v in self.volumes(package_id) if v.name not in referenced]
+            for vol_path in superseded:
+                vol_path.unlink()
+            affected = sorted(set(affected) | {v.name for v in superseded})
+        return DestructionResult(
+            package=package_info(package_id, new, index),
+            destroyed=tuple(newly),
+            removed=removed,
+            bytes=size,
+            superseded=tuple(affected),
+        )
+
+    def tombstones(self, package_id: str) -> dict[str, Any]:
+        loaded = self._load_index(check_package_id(package_id))
+        return dict(loaded[0].get("destroyed") or {}) if loaded is not None else {}
 
     def incoming(self) -> Iterator[str]:
         seen = {e.name.split("~", 1)[0] for e in (self.root / "incoming").iterdir()}

@@ -40,12 +40,15 @@ class DashboardHolding(Base):
     carrier: Mapped[str] = mapped_column(String(32))
     generation: Mapped[str] = mapped_column(String(16))
     created_year: Mapped[int] = mapped_column(Integer)
+    published_year: Mapped[int] = mapped_column(Integer, default=0)  # 上网公布 (0: not online)
     records: Mapped[int] = mapped_column(BigInteger, default=0)
     digitised: Mapped[int] = mapped_column(BigInteger, default=0)  # records with ≥ 1 file
     files: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     pages: Mapped[int] = mapped_column(BigInteger, default=0)
     minutes: Mapped[int] = mapped_column(BigInteger, default=0)
+    scanned: Mapped[int] = mapped_column(BigInteger, default=0)  # records with ≥ 1 scan page
+    frames: Mapped[int] = mapped_column(BigInteger, default=0)  # linked scan pages (画幅)
 
     __table_args__ = (
         Index(
@@ -59,6 +62,7 @@ class DashboardHolding(Base):
             "carrier",
             "generation",
             "created_year",
+            "published_year",
             unique=True,
         ),
     )

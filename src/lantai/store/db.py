@@ -10,6 +10,7 @@ audit witness file and queued jobs use this).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,17 @@ from sqlalchemy.orm import Session, sessionmaker
 __all__ = ["Database", "after_commit"]
 
 _AFTER_COMMIT = "lantai_after_commit"
+
+
+class _NoResultRows(logging.Filter):
+    """SQL logging never shows values (session tokens, CSRF tokens, ID numbers live in rows):
+    engines hide statement parameters (``hide_parameters``) and result rows are not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Row %r"
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
@@ -61,6 +73,7 @@ class Database:
             self.engine = create_engine(
                 url,
                 echo=echo,
+                hide_parameters=True,
                 json_serializer=_json_dumps,
                 connect_args={"check_same_thread": False, "timeout": 60},
                 pool_size=8,
@@ -70,7 +83,12 @@ class Database:
             write_engine: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             self.engine = create_engine(
-                url, echo=echo, json_serializer=_json_dumps, pool_pre_ping=True, pool_size=10
+                url,
+                echo=echo,
+                hide_parameters=True,
+                json_serializer=_json_dumps,
+                pool_pre_ping=True,
+                pool_size=10,
             )
             write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)

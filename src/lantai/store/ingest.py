@@ -103,6 +103,9 @@ class IngestTransfer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # When every copy the storage policy requires was verified (set by the replication job);
+    # a transfer is 已完成 at `done`, and 已按策略保存 only once this is set (副本复制中 before).
+    preserved_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         # Idempotency keys are the sender's: unique per account, not across agencies.

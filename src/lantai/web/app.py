@@ -22,19 +22,25 @@ from starlette.concurrency import run_in_threadpool
 from lantai import __version__
 from lantai.archival import Level
 from lantai.instance import Instance
-from lantai.jobs import InProcessRunner, default_registry
+from lantai.jobs import default_registry
+from lantai.jobs.backend import make_background
 from lantai.search import SearchRuntime
 from lantai.security import Actor, Perm
 from lantai.storage.tasks import ensure_schedules
+from lantai.web.api import access as access_api
 from lantai.web.api import appraisal as appraisal_api
 from lantai.web.api import appraisal_source as appraisal_source_api
 from lantai.web.api import audit as audit_api
 from lantai.web.api import auth as auth_api
 from lantai.web.api import catalogue_io as catalogue_io_api
+from lantai.web.api import certificates as certificates_api
 from lantai.web.api import config as config_api
 from lantai.web.api import dashboard as dashboard_api
 from lantai.web.api import digitisation as digitisation_api
 from lantai.web.api import disposal as disposal_api
+from lantai.web.api import federation as federation_api
+from lantai.web.api import jobs as jobs_api
+from lantai.web.api import oai as oai_api
 from lantai.web.api import publication as publication_api
 from lantai.web.api import records as records_api
 from lantai.web.api import search as search_api
@@ -44,14 +50,24 @@ from lantai.web.api import users as users_api
 from lantai.web.deps import require
 from lantai.web.errors import install_error_handlers
 from lantai.web.headers import SecurityHeaders
+from lantai.web.openapi import install_openapi
+from lantai.web.pages import access_staff as access_pages
 from lantai.web.pages import appraisal as appraisal_pages
 from lantai.web.pages import audit as audit_pages
 from lantai.web.pages import auth as auth_pages
+from lantai.web.pages import backups as backup_pages
 from lantai.web.pages import catalogue as catalogue_pages
+from lantai.web.pages import certificates as certificate_pages
 from lantai.web.pages import dashboard as dashboard_pages
+from lantai.web.pages import digitisation as digitisation_pages
+from lantai.web.pages import disposal as disposal_pages
 from lantai.web.pages import imports as import_pages
+from lantai.web.pages import jobs as jobs_pages
+from lantai.web.pages import livelihood as livelihood_pages
+from lantai.web.pages import portal as portal_pages
 from lantai.web.pages import publication as publication_pages
 from lantai.web.pages import search as search_pages
+from lantai.web.pages import storage as storage_pages
 from lantai.web.pages import transfers as transfer_pages
 from lantai.web.pages import users as users_pages
 
@@ -94,6 +110,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     appraisal_source_api.router,
     publication_api.router,
     publication_api.public_router,
+    oai_api.router,
+    oai_api.union_router,
     transfers_api.router,
     digitisation_api.router,
     storage_api.router,
@@ -103,6 +121,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     config_api.router,
     audit_api.router,
     dashboard_api.router,
+    jobs_api.router,
     users_api.router,
     auth_pages.router,
     catalogue_pages.router,
@@ -114,6 +133,23 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit_pages.router,
     dashboard_pages.router,
     users_pages.router,
+    access_api.router,
+    access_api.public_router,
+    portal_pages.router,
+    access_pages.router,
+    jobs_pages.router,
+    digitisation_pages.router,
+    storage_pages.router,
+    disposal_pages.router,
+    backup_pages.router,
+    certificates_api.router,
+    certificates_api.public_router,
+    certificate_pages.router,
+    federation_api.router,
+    federation_api.node_router,
+    federation_api.public_router,
+    federation_api.livelihood_router,
+    livelihood_pages.router,
 )
 
 
@@ -144,7 +180,7 @@ def create_app(
             # scheduled storage work (fixity audits per location, space monitoring) is queued
             # once here; each run queues the next
             await run_in_threadpool(lambda: ensure_schedules(instance))
-            runner = InProcessRunner(instance, default_registry())
+            runner = make_background(instance, default_registry())  # LANTAI_JOBS_BACKEND
             await run_in_threadpool(runner.start)
             app.state.jobs = runner  # the transfers API wakes the runner through this
         try:
@@ -170,7 +206,9 @@ def create_app(
     templates.env.globals["Perm"] = Perm
     templates.env.filters["level_label"] = lambda value: Level(value).label
     app.state.templates = templates
+    app.state.ratelimiter = portal_pages.portal_limiter(instance)
     install_error_handlers(app)
+    install_openapi(app)
     for router in (*ROUTERS, *extra_routers):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(_web_dir() / "static")), name="static")

@@ -7,6 +7,7 @@ pages get an HTML error page, and a missing login on a page redirects to ``/logi
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lantai.errors import AuthenticationRequired, LantaiError, Problem, ValidationFailed
+from lantai.web.headers import SECURITY_HEADERS
 
 __all__ = ["install_error_handlers", "is_api"]
 
@@ -28,6 +30,7 @@ _STATUS_TEXT = {
     405: "不支持的请求方法",
     409: "冲突",
     413: "上传文件过大",
+    429: "请求过于频繁",
     422: "数据校验未通过",
     500: "服务器内部错误",
 }
@@ -58,7 +61,8 @@ async def _lantai_error(request: Request, exc: Exception) -> Response:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
     if isinstance(exc, AuthenticationRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        login = "/portal/login" if request.url.path.startswith("/portal") else "/login"
+        return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
     return _html(request, exc.status, exc.message, exc.problems)
 
 
@@ -98,8 +102,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    message = "服务器内部错误，已记录日志，请联系系统管理员"
+    """A generic zh-CN message with an incident id; the traceback goes to the log only.
+
+    Starlette answers these from its outermost middleware, outside :class:`SecurityHeaders`, so
+    the security headers are added here.
+    """
+    incident = secrets.token_hex(6)
+    log.error(
+        "incident %s: unhandled error on %s %s",
+        incident,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    message = f"服务器内部错误，已记录日志（事件编号 {incident}），请联系系统管理员"
+    headers = {k.decode(): v.decode() for k, v in SECURITY_HEADERS} | {"cache-control": "no-store"}
     if is_api(request):
         body = {
             "ok": False,
@@ -107,9 +124,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
             "code": "internal_error",
             "error": message,
             "errors": [],
+            "incident": incident,
         }
-        return JSONResponse(body, status_code=500)
-    return HTMLResponse(f"<h1>500</h1><p>{message}</p>", status_code=500)
+        return JSONResponse(body, status_code=500, headers=headers)
+    page = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>500 服务器内部错误</title></head><body><h1>500 服务器内部错误</h1>"
+        f"<p>{message}</p></body></html>"
+    )
+    return HTMLResponse(page, status_code=500, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,7 +15,12 @@ def make_engine(name: str, settings: OcrSettings) -> OcrEngine:
     if name == "rapidocr":
         from lantai.digitisation.ocr.rapid import RapidOcrEngine
 
-        return RapidOcrEngine(threads=settings.threads, max_side=settings.max_side)
+        return RapidOcrEngine(
+            threads=settings.threads,
+            max_side=settings.max_side,
+            det_max_side=settings.det_max_side,
+            rec_batch=settings.rec_batch,
+        )
     if name == "tesseract":
         from lantai.digitisation.ocr.tesseract import TesseractEngine
 

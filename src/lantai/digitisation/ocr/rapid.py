@@ -22,7 +22,14 @@ __all__ = ["RapidOcrEngine"]
 class RapidOcrEngine:
     name = "rapidocr"
 
-    def __init__(self, *, threads: int = 2, max_side: int = 2500) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        max_side: int = 2500,
+        det_max_side: int = 1280,
+        rec_batch: int = 6,
+    ) -> None:
         try:
             from rapidocr import RapidOCR
         except ImportError as exc:  # pragma: no cover - a dependency of the project
@@ -31,6 +38,11 @@ class RapidOcrEngine:
             "Global.log_level": "error",
             "Global.max_side_len": max_side,
             "Global.use_cls": False,  # scans are upright; the angle classifier costs time
+            # detection input scaled so its longest side is det_max_side (text of 300 dpi pages
+            # stays ≥ 20 px high at 1280); recognition crops keep the max_side scale
+            "Det.limit_type": "max",
+            "Det.limit_side_len": det_max_side,
+            "Rec.rec_batch_num": rec_batch,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }

@@ -86,7 +86,9 @@ def read_transfer(
             )
         if sniff(path) is not None:
             return _read_archive(ctx, path, kind, uid=uid, name=name)
-        if kind is SourceKind.EEP or (kind is None and is_eep(path)):
+        # a file named .eep is read as one even when its head does not show the root element
+        # (e.g. a long DOCTYPE before it): the EEP reader then says what is wrong with it
+        if kind is SourceKind.EEP or (kind is None and (is_eep(path) or path.suffix == ".eep")):
             return read_eep(ctx, path, uid=uid, source_name=name)
         raise TransferUnreadable(
             f"无法识别「{name}」：既不是 ZIP/tar 压缩包，也不是电子文件封装包（EEP）或文件夹",

@@ -358,6 +358,8 @@ def _is_system_file(path: str) -> bool:
 
 # -- bag-info -------------------------------------------------------------------------------------
 
+BAG_INFO_MAX_BYTES = 1 << 20
+
 
 def _bag_info(
     root: Path, version: str, encoding: str, report: BagReport, notes: list[TransferNote]
@@ -367,6 +369,13 @@ def _bag_info(
         name = "package-info.txt"  # BagIt 0.93–0.95
     if not (root / name).is_file():
         return "", {}
+    size = (root / name).stat().st_size
+    if size > BAG_INFO_MAX_BYTES:  # short "label: value" lines; a huge one is not metadata
+        raise TransferUnreadable(
+            f"标签文件「{name}」有 {size // 1024} KiB，超过 {BAG_INFO_MAX_BYTES // 1024} KiB 上限"
+            "（bag-info 只含简短的「标签: 值」字段）",
+            [Problem(file=name, rule="RFC 8493 §2.2.2", message="标签文件超过大小上限")],
+        )
     text = _read_tag(root / name, encoding, name)
     fields: dict[str, list[str]] = {}
     last: str | None = None

@@ -63,10 +63,12 @@ __all__ = [
     "scan_directory",
 ]
 
-# Files up to this size that are read in place are copied into staging while they are hashed
-# (measured: below it the per-file cost of a later copy dominates; above it the kernel copy
-# the AIP makes is cheaper than writing from the hashing loop).
-COPY_WHILE_HASHING_MAX = 256 << 10
+# Files read in place (a sender's folder) up to this size (None: all) are copied into staging
+# while they are hashed; the AIP links the copies. Small ones are written from the hashing loop,
+# large ones with O_DIRECT on a writer thread (lantai.ingest.directcopy), so the disk writes
+# while the CPU hashes — measured faster than the kernel copy the AIP made after hashing, which
+# is kept for files above a limit set here.
+COPY_WHILE_HASHING_MAX: int | None = None
 
 
 class TransferUnreadable(InputError):
@@ -306,12 +308,13 @@ def hash_and_verify(
     (unpacking): a file is read again only when it declares an algorithm not among them. The
     result is aligned with ``files``.
 
-    With ``staging``, a small file outside it (a sender's folder read in place; at most
-    :data:`COPY_WHILE_HASHING_MAX` bytes) is copied to ``staging/copies/<role>/<path>`` in the
-    same read and its ``local`` becomes the copy: every later step — checks, texts, the AIP
-    (which links staged files) — then sees exactly the bytes that were hashed. For small files
-    this is cheaper than the AIP copying them later (per-file costs dominate); larger ones are
-    copied by the AIP in the kernel, which is faster than writing them from the hashing loop.
+    With ``staging``, a file outside it (a sender's folder read in place; up to
+    :data:`COPY_WHILE_HASHING_MAX` bytes, by default any size) is copied to
+    ``staging/copies/<role>/<path>`` in the same read and its ``local`` becomes the copy: every
+    later step — checks, texts, the AIP (which links staged files) — then sees exactly the bytes
+    that were hashed. For small files this is cheaper than the AIP copying them later (per-file
+    costs dominate); large ones are written with ``O_DIRECT`` while they are hashed, so the disk
+    works during the hashing instead of after it.
     """
     precomputed = precomputed or {}
     extra: dict[int, list[str]] = {}
@@ -342,7 +345,8 @@ def hash_and_verify(
         root = staging
 
         def copy_to(f: TransferFile) -> Path | None:
-            if f.size > COPY_WHILE_HASHING_MAX or f.local.is_relative_to(root):
+            limit = COPY_WHILE_HASHING_MAX
+            if (limit is not None and f.size > limit) or f.local.is_relative_to(root):
                 return None
             return root / "copies" / f.role.value / f.path
 

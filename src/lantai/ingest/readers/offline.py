@@ -18,7 +18,8 @@ Catalogue columns that are not description elements:
   the folder is resolved to it;
 - 电子文件号 / 文件标识符 — the sender's key of the 件 (default: the row number);
 - per-file 电子属性 and digests, ``;``-separated in the same order as the files:
-  计算机文件大小, 计算机文件格式 / 格式信息, SHA256, SM3, MD5, SHA1 (→ ``TransferFile.declared``);
+  计算机文件大小, 计算机文件格式 / 格式信息, 文档创建程序, SHA256, SM3, MD5, SHA1 (digests →
+  ``TransferFile.declared``);
 - 门类 (→ ``values["category"]``), 全宗号 (→ ``values["fonds_code"]``), 开放审核意见, 序号.
 
 Anything else unknown is reported (GD-1-12, warning) and not imported. The folder is read in
@@ -87,6 +88,7 @@ FILE_HEADERS = frozenset(
 KEY_HEADERS = frozenset(map(_fold, ("电子文件号", "文件标识符", "标识符", "电子文件标识")))
 SIZE_HEADERS = frozenset(map(_fold, ("计算机文件大小", "文件大小", "字节数")))
 FORMAT_HEADERS = frozenset(map(_fold, ("计算机文件格式", "格式信息", "文件格式")))
+CREATOR_HEADERS = frozenset(map(_fold, ("文档创建程序", "创建程序")))
 DIGEST_HEADERS = {
     _fold(h): alg
     for alg, names in {
@@ -158,6 +160,8 @@ class _Columns:
                 if f in SIZE_HEADERS
                 else "format"
                 if f in FORMAT_HEADERS
+                else "creator"
+                if f in CREATOR_HEADERS
                 else f"digest:{DIGEST_HEADERS[f]}"
                 if f in DIGEST_HEADERS
                 else "category"
@@ -297,7 +301,7 @@ def _record(
     per_file: dict[str, list[str]] = {
         role: [x.strip() for x in _SPLIT.split(special[role])]
         for role in special
-        if role in ("size", "format") or role.startswith("digest:")
+        if role in ("size", "format", "creator") or role.startswith("digest:")
     }
     for i, name in enumerate(names):
         resolved = name
@@ -315,6 +319,8 @@ def _record(
                 electronic["计算机文件大小"] = value
             elif role == "format":
                 electronic["格式信息"] = value
+            elif role == "creator":
+                electronic["文档创建程序"] = value
             else:
                 tf = files.get(resolved)
                 if tf is not None:

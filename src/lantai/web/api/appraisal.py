@@ -23,7 +23,6 @@ round's own permission from the rules file), ``appraisal:review:manage`` for the
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -56,7 +55,7 @@ from lantai.errors import NotFound, Problem, ValidationFailed
 from lantai.instance import Instance
 from lantai.security import Actor, Perm
 from lantai.store import Record, ReviewBatch
-from lantai.web.api.schemas import ErrorOut
+from lantai.web.api.schemas import DbId, ErrorOut, IsoDate
 from lantai.web.deps import get_instance, require
 from lantai.web.uploads import received_file
 
@@ -90,18 +89,18 @@ class CreateBatchIn(BaseModel):
     fonds_code: str | None = Field(None, min_length=1, max_length=16)
     year: int | None = Field(None, ge=1000, le=9999)
     category: str | None = Field(None, min_length=1, max_length=8)
-    record_ids: list[int] | None = Field(None, max_length=100_000)
+    record_ids: list[DbId] | None = Field(None, max_length=100_000)
     include_open: bool = False
     title: str | None = Field(None, max_length=300)
     unit: str | None = Field(
         None, max_length=200, description="形成/移交单位（默认：全宗的立档单位）"
     )
     joint_review: bool = Field(True, description="是否与形成/移交单位协同审核（档案法第三十条）")
-    as_of: date | None = Field(None, description="候选计算日期（默认今天）")
+    as_of: IsoDate | None = Field(None, description="候选计算日期（默认今天）")
 
 
 class FilterIn(BaseModel):
-    record_ids: list[int] | None = Field(None, max_length=100_000)
+    record_ids: list[DbId] | None = Field(None, max_length=100_000)
     no_hits: bool | None = Field(None, description="true：无命中；false：有命中")
     suggestion: str | None = Field(None, max_length=16, description="机器建议结果")
     category: str | None = Field(None, max_length=8, description="门类")
@@ -170,7 +169,7 @@ def get_rules(
 def get_stats(
     request: Request,
     fonds_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    as_of: Annotated[date | None, Query(description="统计日期（默认今天）")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="统计日期（默认今天）")] = None,
     actor: Actor = require(Perm.APPRAISAL_REVIEW_READ),
 ) -> dict[str, Any]:
     inst = get_instance(request)

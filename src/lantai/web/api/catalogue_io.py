@@ -31,6 +31,7 @@ router = APIRouter(
     prefix="/api",
     tags=["导入导出"],
     responses={
+        400: {"model": ErrorOut},  # an unreadable file (InputError: bad XML, bad spreadsheet)
         401: {"model": ErrorOut},
         403: {"model": ErrorOut},
         404: {"model": ErrorOut},

@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(
     prefix="/api/config",
     tags=["配置"],
-    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
 
 

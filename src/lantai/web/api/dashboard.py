@@ -53,13 +53,29 @@ def drill(
     year: Annotated[int | None, Query(ge=0, le=9999)] = None,
     carrier: Annotated[str | None, Query(max_length=32)] = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    collection: Annotated[str | None, Query(max_length=100)] = None,
+    review_round: Annotated[str | None, Query(alias="round", max_length=32)] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+    channel: Annotated[str | None, Query(max_length=8)] = None,
+    purpose: Annotated[str | None, Query(max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     actor: Actor = require(Perm.DASHBOARD_READ),
 ) -> dict[str, Any]:
-    """The records (or transfers) a figure counts, paged; ``total`` equals the figure. Titles of
+    """The rows a figure (or one point of its breakdown) counts — records, transfers, scan pages,
+    review batches, backups or 利用登记 rows — paged; ``total`` equals the figure. Titles of
     records above the reader's 密级授权 are masked."""
-    given = {"category": category, "year": year, "carrier": carrier, "state": state}
+    given = {
+        "category": category,
+        "year": year,
+        "carrier": carrier,
+        "state": state,
+        "collection": collection,
+        "round": review_round,
+        "kind": kind,
+        "channel": channel,
+        "purpose": purpose,
+    }
     params = {k: str(v) for k, v in given.items() if v is not None}
     return dashboard_service(request).drill_page(
         figure, params, offset=offset, limit=limit, clearance=actor.clearance_rank
@@ -70,7 +86,12 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\nid: {data.get('seq', '')}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@router.get("/dashboard/stream", summary="一屏掌控：实时更新（Server-Sent Events）")
+@router.get(
+    "/dashboard/stream",
+    summary="一屏掌控：实时更新（Server-Sent Events）",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def stream(
     request: Request,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 2.0,
@@ -118,7 +139,7 @@ async def stream(
 @router.get("/statistics/annual", summary="档案馆基本情况表（按年度）")
 def annual(
     request: Request,
-    year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
+    year: Annotated[int | None, Query(ge=1900, le=9998)] = None,  # the year after must exist
     verify: bool = False,
     _: Actor = require(Perm.STATISTICS_ANNUAL_READ),
 ) -> dict[str, Any]:
@@ -134,7 +155,7 @@ def annual(
 )
 def annual_xlsx(
     request: Request,
-    year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
+    year: Annotated[int | None, Query(ge=1900, le=9998)] = None,  # the year after must exist
     _: Actor = require(Perm.STATISTICS_ANNUAL_READ),
 ) -> FileResponse:
     inst = get_instance(request)

@@ -69,6 +69,7 @@ router = APIRouter(
 )
 
 BatchId = Annotated[str, PathParam(min_length=1, max_length=36, description="批次 ID（uid）")]
+PageId = Annotated[int, PathParam(ge=1, le=2**62, description="页面 ID")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -239,7 +240,7 @@ def low_confidence(
 
 @router.get("/pages/{page_id}/text", summary="页面识别文本")
 def page_text(
-    page_id: int, request: Request, actor: Actor = require(Perm.DIGITISATION_READ)
+    page_id: PageId, request: Request, actor: Actor = require(Perm.DIGITISATION_READ)
 ) -> dict[str, Any]:
     inst = get_instance(request)
     with inst.db.read() as s:
@@ -254,7 +255,7 @@ def page_text(
 
 @router.put("/pages/{page_id}/text", summary="保存校对后的页面文本（记录事件）")
 async def save_text(
-    page_id: int, body: CorrectionIn, request: Request, actor: Actor = require(Perm.OCR_CORRECT)
+    page_id: PageId, body: CorrectionIn, request: Request, actor: Actor = require(Perm.OCR_CORRECT)
 ) -> dict[str, Any]:
     return await run_in_threadpool(correct_page, get_instance(request), actor, page_id, body.text)
 

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
@@ -46,7 +45,7 @@ from lantai.instance import Instance
 from lantai.security import Actor, Perm
 from lantai.storage import open_store
 from lantai.store import Backup, BackupVerification, DisposalBatch
-from lantai.web.api.schemas import ErrorOut
+from lantai.web.api.schemas import DbId, ErrorOut, IsoDate
 from lantai.web.deps import get_instance, require
 
 __all__ = ["backups_router", "refusals_router", "router"]
@@ -63,9 +62,11 @@ BatchUid = Annotated[str, Path(min_length=8, max_length=36, description="鉴定�
 
 class BatchIn(BaseModel):
     title: str = Field(min_length=1, max_length=500, description="批次名称")
-    record_ids: list[int] | None = Field(None, description="条目 ID；不填则为全部到期条目")
-    as_of: date | None = Field(None, description="按此日期计算到期（默认今天）")
-    fonds_id: int | None = Field(None, description="只取此全宗")
+    record_ids: list[DbId] | None = Field(
+        None, max_length=100_000, description="条目 ID；不填则为全部到期条目"
+    )
+    as_of: IsoDate | None = Field(None, description="按此日期计算到期（默认今天）")
+    fonds_id: DbId | None = Field(None, description="只取此全宗")
 
 
 class DecisionIn(BaseModel):
@@ -104,8 +105,8 @@ def _backup_json(row: Backup) -> dict[str, Any]:
 @router.get("/candidates", summary="到期待鉴定的条目")
 def candidates(
     request: Request,
-    as_of: date | None = Query(None, description="按此日期计算（默认今天）"),
-    fonds_id: int | None = Query(None),
+    as_of: IsoDate | None = Query(None, description="按此日期计算（默认今天）"),
+    fonds_id: DbId | None = Query(None),
     actor: Actor = require(Perm.DISPOSAL_READ),
 ) -> dict[str, Any]:
     inst = get_instance(request)

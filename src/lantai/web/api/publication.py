@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -26,7 +27,7 @@ from lantai.appraisal.publication import (
 )
 from lantai.security import Actor, Perm
 from lantai.store import PublicationBatch, PublicationDecision, PublicationItem, Record
-from lantai.web.api.schemas import ErrorOut
+from lantai.web.api.schemas import DbId, ErrorOut
 from lantai.web.deps import get_instance, require
 
 __all__ = ["public_router", "publication_service", "router"]
@@ -49,11 +50,16 @@ def publication_service(request: Request) -> PublicationService:
     return svc
 
 
+BatchId = Annotated[int, PathParam(ge=1, le=2**62, description="批次 ID")]
+
+
 class BatchIn(BaseModel):
     title: str = Field(min_length=1, max_length=200, description="批次名称")
-    record_ids: list[int] = Field(default_factory=list, description="条目（案卷会带上其开放的件）")
+    record_ids: list[DbId] = Field(
+        default_factory=list, max_length=100_000, description="条目（案卷会带上其开放的件）"
+    )
     fonds: str | None = Field(None, description="全宗号：该全宗尚未公布的开放案卷与件")
-    year: int | None = Field(None, description="只取此年度（与 fonds 一起用）")
+    year: int | None = Field(None, ge=1000, le=9999, description="只取此年度（与 fonds 一起用）")
     level: Literal["file", "item"] | None = Field(None, description="只取案卷（file）或件（item）")
     note: str = ""
 
@@ -88,8 +94,8 @@ class BatchDetailOut(BatchOut):
 class DecisionIn(BaseModel):
     decision: Literal["approve", "reject"] = Field(description="approve 准予上网，reject 不予上网")
     reason: str = Field("", max_length=2000, description="理由（不予上网时必填）")
-    record_ids: list[int] | None = Field(
-        None, description="只审这些条目；不填则审批次中全部待审条目"
+    record_ids: list[DbId] | None = Field(
+        None, max_length=100_000, description="只审这些条目；不填则审批次中全部待审条目"
     )
 
 
@@ -101,7 +107,7 @@ class DecisionOut(BaseModel):
 
 
 class UnpublishIn(BaseModel):
-    record_ids: list[int] = Field(min_length=1)
+    record_ids: list[DbId] = Field(min_length=1, max_length=100_000)
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -194,7 +200,7 @@ def create_batch(
 
 @router.get("/batches/{batch_id}", response_model=BatchDetailOut, summary="上网审查批次及其条目")
 def get_batch(
-    batch_id: int, request: Request, actor: Actor = require(Perm.PUBLICATION_READ)
+    batch_id: BatchId, request: Request, actor: Actor = require(Perm.PUBLICATION_READ)
 ) -> BatchDetailOut:
     svc = publication_service(request)
     with svc.inst.db.read() as s:
@@ -212,7 +218,7 @@ def get_batch(
     summary="准予或不予上网（逐条或整批）",
 )
 def decide(
-    batch_id: int,
+    batch_id: BatchId,
     body: DecisionIn,
     request: Request,
     actor: Actor = require(Perm.PUBLICATION_REVIEW),

@@ -33,6 +33,7 @@ router = APIRouter(
         401: {"model": ErrorOut},
         403: {"model": ErrorOut},
         404: {"model": ErrorOut},
+        409: {"model": ErrorOut},  # a concurrent change, a withdrawn or non-empty entry
         422: {"model": ErrorOut},
     },
 )
@@ -170,6 +171,7 @@ def update_record(
 @router.post(
     "/records/{record_id}/withdraw",
     response_model=RecordOut,
+    responses={409: {"model": ErrorOut}},  # an entry with live children cannot be withdrawn
     summary="撤销条目（保留记录，不物理删除）",
 )
 def withdraw_record(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from lantai.archival import Domain, Level
 from lantai.store import Record
@@ -14,7 +15,9 @@ __all__ = [
     "ChildrenOut",
     "CreateFondsIn",
     "CreateRecordIn",
+    "DbId",
     "ErrorOut",
+    "IsoDate",
     "LoginIn",
     "LoginOut",
     "ProblemOut",
@@ -23,6 +26,22 @@ __all__ = [
     "WithdrawIn",
     "record_out",
 ]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _not_a_timestamp(value: Any) -> Any:
+    """pydantic reads a number (even "-1e-143") as a Unix timestamp; API dates are ISO only."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("日期须为 YYYY-MM-DD 格式")
+
+
+# A date as the schema declares it (``format: date``), not a Unix timestamp.
+IsoDate = Annotated[date, BeforeValidator(_not_a_timestamp)]
+# A row id: what the database's integer columns hold (larger values would overflow SQLite).
+DbId = Annotated[int, Field(ge=1, le=2**62)]
 
 
 class ProblemOut(BaseModel):

@@ -19,6 +19,7 @@ from lantai.search.highlight import Segment
 from lantai.security import Actor, Perm
 from lantai.web.api.schemas import ErrorOut
 from lantai.web.deps import require
+from lantai.web.ratelimit import limit
 
 __all__ = [
     "PUBLIC_FACETS",
@@ -35,6 +36,7 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
     422: {"model": ErrorOut},
+    429: {"model": ErrorOut},  # the public search is rate-limited
     503: {"model": ErrorOut},
 }
 router = APIRouter(prefix="/api", tags=["检索"], responses=_RESPONSES)
@@ -220,8 +222,8 @@ def run_search(request: Request, actor: Actor, params: SearchParams) -> SearchRe
 @router.get("/search", response_model=SearchOut, summary="检索目录与全文（按本人密级授权）")
 def search(
     request: Request,
+    actor: Actor = require(Perm.SEARCH_CATALOGUE),  # first: no parameter check before login
     params: SearchParams = Depends(search_params),
-    actor: Actor = require(Perm.SEARCH_CATALOGUE),
 ) -> SearchOut:
     return search_out(run_search(request, actor, params))
 
@@ -231,6 +233,7 @@ def public_search(
     request: Request,
     params: SearchParams = Depends(search_params),
     _: Actor = require(Perm.PUBLIC),
+    __: None = limit("search"),
 ) -> SearchOut:
     # Always the anonymous public, even for a logged-in visitor: the portal shows 开放 only.
     return search_out(run_search(request, Actor.anonymous(), params), public=True)

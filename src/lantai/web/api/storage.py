@@ -153,7 +153,9 @@ def audits(
 
 @router.get("/audits/{run_id}", summary="一次固定性检测的结果与发现的问题")
 def audit_run(
-    run_id: Annotated[int, Path(ge=1)], request: Request, _: Actor = require(Perm.STORAGE_READ)
+    run_id: Annotated[int, Path(ge=1, le=2**62)],
+    request: Request,
+    _: Actor = require(Perm.STORAGE_READ),
 ) -> dict[str, Any]:
     with get_instance(request).db.read() as s:
         run = s.get(FixityRun, run_id)
@@ -199,7 +201,7 @@ class ResolveIn(BaseModel):
 
 @router.post("/alerts/{alert_id}/resolve", summary="处理告警（须填写处理说明，记入审计日志）")
 def resolve(
-    alert_id: Annotated[int, Path(ge=1)],
+    alert_id: Annotated[int, Path(ge=1, le=2**62)],
     body: ResolveIn,
     request: Request,
     actor: Actor = require(Perm.STORAGE_MANAGE),

@@ -119,7 +119,12 @@ def _transfer_uid(inst: Instance, transfer_id: int | None) -> str | None:
 # -- uploads ----------------------------------------------------------------------------------------
 
 
-@router.post("/uploads", status_code=201, summary="创建可续传上传（幂等：同一幂等键返回同一上传）")
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="创建可续传上传（幂等：同一幂等键返回同一上传）",
+    responses={200: {"description": "同一幂等键的已有上传（不新建）"}},
+)
 def create(
     body: UploadIn, request: Request, actor: Actor = require(Perm.INGEST_TRANSFER_SUBMIT)
 ) -> Response:

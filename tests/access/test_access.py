@@ -1,0 +1,374 @@
+"""档案利用: registration, the authorisation walk, grants, bookings under concurrency, 利用登记,
+the watermarked viewer (the master is never served) and rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+from datetime import date, timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import select, update
+
+from access.conftest import Catalogue, id_number
+from lantai.access.appointments import book
+from lantai.access.config import load_access_config
+from lantai.access.uselog import annual_figures
+from lantai.errors import Conflict
+from lantai.instance import Instance
+from lantai.security import Actor, Perm
+from lantai.store import AccessGrant, Citizen, UseLog, User, utcnow
+from lantai.web.app import ROUTERS
+from lantai.web.ratelimit import RateLimiter
+from web_support import login
+
+CITIZEN_PW = "Citizen-Pass-2026!"
+
+
+def register(
+    client: TestClient, phone: str = "13800138000", body: str = "11010519800101123", **extra: str
+) -> None:
+    r = client.post(
+        "/api/public/register",
+        json={
+            "real_name": "王小明",
+            "id_number": id_number(body),
+            "phone": phone,
+            "password": CITIZEN_PW,
+            **extra,
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
+def citizen_login(client: TestClient, phone: str = "13800138000") -> str:
+    r = client.post("/api/auth/login", json={"username": phone, "password": CITIZEN_PW})
+    assert r.status_code == 200, r.text
+    return str(r.json()["csrf_token"])
+
+
+def test_registration_reports_each_bad_field(client: TestClient, staffed: Instance) -> None:
+    bad_id = id_number()[:-1] + ("0" if id_number()[-1] != "0" else "1")
+    r = client.post(
+        "/api/public/register",
+        json={"real_name": "王", "id_number": bad_id, "phone": "12345", "password": "short"},
+    )
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"real_name", "id_number", "phone", "password"} <= fields
+    id_err = next(e for e in r.json()["errors"] if e["field"] == "id_number")
+    assert "GB 11643" in id_err["rule"] and bad_id not in str(id_err)
+    register(client)
+    with staffed.db.read() as s:
+        c = s.scalars(select(Citizen)).one()
+        assert c.id_masked == "110***********" + id_number()[-4:] and id_number() not in c.id_hash
+    r = client.post(
+        "/api/public/register",
+        json={
+            "real_name": "李四",
+            "id_number": id_number(),
+            "phone": "13900139000",
+            "password": CITIZEN_PW,
+        },
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "id_number"
+
+
+def test_citizen_role_holds_no_staff_permission_and_cannot_reach_staff_apis(
+    client: TestClient, staffed: Instance
+) -> None:
+    assert staffed.roles.permissions(("citizen",)) == {Perm.ACCESS_PORTAL_SELF}
+    register(client)
+    csrf = citizen_login(client)
+    for path in (
+        "/api/access/requests",
+        "/api/access/uses/totals",
+        "/api/fonds",
+        "/api/search?q=青铜鼎",
+        "/api/users",
+    ):
+        assert client.get(path).status_code == 403, path
+    r = client.post(
+        "/api/access/requests/1/approve", json={"record_ids": [1]}, headers={"x-csrf-token": csrf}
+    )
+    assert r.status_code == 403
+    with pytest.raises(Exception, match="不得兼任"):
+        staffed.roles.check_combination(("citizen", "archivist"), username="x")
+
+
+def _public_routes(client: TestClient) -> list[APIRoute]:
+    routes = [r for router in ROUTERS for r in router.routes]
+    return [
+        r
+        for r in routes
+        if isinstance(r, APIRoute)
+        and "GET" in r.methods
+        and (
+            r.path.startswith(("/portal", "/api/public", "/public"))
+            or r.path in ("/", "/api/health")
+        )
+    ]
+
+
+def _walk(client: TestClient, cat: Catalogue) -> str:
+    """Every public GET route with every hidden id (and searches for their titles): all text seen."""
+    seen: list[str] = []
+    for route in _public_routes(client):
+        paths = []
+        if "{record_id}" in route.path:
+            for rid in cat.hidden.values():
+                paths.append(route.path.replace("{record_id}", str(rid)).replace("{n}", "1"))
+        elif "{" not in route.path:
+            paths.append(route.path)
+        elif "{level}" in route.path:
+            paths += [f"/api/public/open-catalogue/{lv}.xlsx" for lv in ("file", "item")]
+        elif "{key}" in route.path:
+            paths.append("/portal/collections/minsheng")
+        for p in paths:
+            for q in ("", "?q=青铜鼎", "?q=青銅鼎&size=100", "?open_status=控制"):
+                r = client.get(p + q, follow_redirects=True)
+                if "/{record_id}" in route.path:
+                    assert r.status_code == 404, (p, r.status_code)
+                seen.append(r.text if "image" not in r.headers.get("content-type", "") else "")
+    return "\n".join(seen)
+
+
+def test_authorisation_walk_hides_controlled_postponed_unreviewed_and_unpublished(
+    client: TestClient, catalogue: Catalogue
+) -> None:
+    text = _walk(client, catalogue)
+    assert "出土情况" in text  # the published record is found (the walk sees real pages)
+    for title in ("修复的函", "保护经费", "鉴定意见", "移交的批复", "借展的意见"):
+        assert title not in text
+    r = client.get("/api/public/search", params={"q": "青铜鼎", "size": 100})
+    assert r.json()["total"] == 2  # counted: published only
+    # and as a citizen without grants
+    register(client)
+    citizen_login(client)
+    text = _walk(client, catalogue)
+    for title in ("修复的函", "保护经费", "鉴定意见", "移交的批复", "借展的意见"):
+        assert title not in text
+
+
+def _apply_and_approve(
+    client: TestClient, cat: Catalogue, staffed: Instance, days: int = 30
+) -> int:
+    register(client)
+    csrf = citizen_login(client)
+    r = client.post(
+        "/api/access/mine/requests",
+        json={
+            "kind": "查阅",
+            "purpose": "权益维护",
+            "description": "查阅保护经费请示",
+            "archival_codes": ["X-1"],
+        },
+        headers={"x-csrf-token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    req_id = r.json()["id"]
+    client.cookies.clear()
+    staff_csrf = login(client, "archivist")
+    r = client.post(
+        f"/api/access/requests/{req_id}/approve",
+        json={"record_ids": [cat.controlled], "days": days},
+        headers={"x-csrf-token": staff_csrf},
+    )
+    assert r.status_code == 200, r.text
+    # 延期开放 and 未审核 can never be granted
+    client.cookies.clear()
+    return int(req_id)
+
+
+def test_grant_is_scoped_and_time_limited(
+    client: TestClient, catalogue: Catalogue, staffed: Instance
+) -> None:
+    _apply_and_approve(client, catalogue, staffed)
+    citizen_login(client)
+    r = client.get(f"/portal/records/{catalogue.controlled}")
+    assert r.status_code == 200 and "保护经费" in r.text and "经批准利用" in r.text
+    assert client.get(f"/portal/records/{catalogue.controlled}/pages/1.jpg").status_code == 200
+    assert client.get(f"/portal/records/{catalogue.controlled_other}").status_code == 404
+    assert (
+        client.get(f"/portal/records/{catalogue.controlled_other}/pages/1.jpg").status_code == 404
+    )
+    # still never in search
+    assert "保护经费" not in client.get("/api/public/search", params={"q": "青铜鼎"}).text
+    with staffed.db.write() as s:
+        s.execute(update(AccessGrant).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert client.get(f"/portal/records/{catalogue.controlled}").status_code == 404
+    assert client.get(f"/portal/records/{catalogue.controlled}/pages/1.jpg").status_code == 404
+    client.cookies.clear()
+    assert client.get(f"/portal/records/{catalogue.controlled}").status_code == 404
+
+
+def test_postponed_and_unreviewed_cannot_be_granted(
+    client: TestClient, catalogue: Catalogue
+) -> None:
+    register(client)
+    csrf = citizen_login(client)
+    r = client.post(
+        "/api/access/mine/requests",
+        json={"kind": "查阅", "purpose": "学术研究", "description": "研究"},
+        headers={"x-csrf-token": csrf},
+    )
+    req_id = r.json()["id"]
+    client.cookies.clear()
+    staff_csrf = login(client, "archivist")
+    r = client.post(
+        f"/api/access/requests/{req_id}/approve",
+        json={"record_ids": [catalogue.postponed, catalogue.unreviewed]},
+        headers={"x-csrf-token": staff_csrf},
+    )
+    assert r.status_code == 422 and len(r.json()["errors"]) == 2
+    r = client.post(
+        f"/api/access/requests/{req_id}/refuse",
+        json={"reason": ""},
+        headers={"x-csrf-token": staff_csrf},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
+    r = client.post(
+        f"/api/access/requests/{req_id}/refuse",
+        json={"reason": "涉及个人隐私，不予利用"},
+        headers={"x-csrf-token": staff_csrf},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "refused"
+    client.cookies.clear()
+    citizen_login(client)
+    mine = client.get("/api/access/mine/requests").json()
+    assert mine[0]["status"] == "refused" and mine[0]["reason"] == "涉及个人隐私，不予利用"
+
+
+def test_appointment_capacity_holds_under_concurrent_bookings(staffed: Instance) -> None:
+    cfg = load_access_config()
+    users = []
+    with staffed.db.write() as s:
+        for i in range(12):
+            u = User(username=f"1390000{i:04d}", display_name=f"u{i}", password_hash="x")
+            s.add(u)
+            s.flush()
+            users.append(Actor(username=u.username, display_name=u.display_name, user_id=u.id))
+    today = date(2026, 11, 20)  # a Friday; Monday 2026-11-23 has slot am (capacity 8)
+    day = date(2026, 11, 23)
+    ok: list[int] = []
+    full: list[int] = []
+    barrier = threading.Barrier(len(users))
+
+    def go(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            with staffed.db.write() as s:
+                book(staffed, s, actor, day, "am", cfg, today=today)
+            ok.append(1)
+        except Conflict:
+            full.append(1)
+
+    threads = [threading.Thread(target=go, args=(a,)) for a in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ok) == 8 and len(full) == 4
+
+
+def test_use_log_counts_persons_and_items(
+    client: TestClient, catalogue: Catalogue, staffed: Instance
+) -> None:
+    for _ in range(3):  # a visitor pages through one record three times: one 卷（件）次
+        assert client.get(f"/portal/records/{catalogue.published}/pages/1.jpg").status_code == 200
+    req_id = _apply_and_approve(client, catalogue, staffed)
+    citizen_login(client)
+    client.get(f"/portal/records/{catalogue.controlled}/pages/1.jpg")
+    client.cookies.clear()
+    csrf = login(client, "archivist")
+    r = client.post(
+        "/api/access/uses",
+        json={
+            "kind": "copy",
+            "record_ids": [catalogue.controlled],
+            "request_id": req_id,
+            "pages": 3,
+        },
+        headers={"x-csrf-token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/api/access/uses",
+        json={
+            "kind": "visit",
+            "record_ids": [catalogue.published, catalogue.published_other],
+            "visitor": "张三",
+            "purpose": "工作查考",
+            "user_type": "单位",
+        },
+        headers={"x-csrf-token": csrf},
+    )
+    assert r.status_code == 201, r.text
+    t = client.get("/api/access/uses/totals").json()
+    # persons: visitor, citizen (view + copy same day = 1), walk-in = 3; items: 1 + 1 + 1 + 2 = 5
+    assert t["persons"] == 3 and t["items"] == 5 and t["copy_pages"] == 3
+    assert t["by_channel"] == {"网上": 2, "到馆": 2}
+    with staffed.db.read() as s:
+        year = s.scalars(select(UseLog.day)).first().year  # type: ignore[union-attr]
+        fig = annual_figures(s, year)
+    assert fig[134] == 3 and fig[135] == 5 and fig[136] == 1 and fig[139] == 1 and fig[140] == 1
+    assert fig[141] == 3 and fig[143] == 2
+
+
+def test_viewer_serves_watermarked_access_copy_never_the_master(
+    client: TestClient, catalogue: Catalogue
+) -> None:
+    r = client.get(f"/portal/records/{catalogue.published}/pages/1.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert (
+        r.content[:2] == b"\xff\xd8"
+        and hashlib.sha256(r.content).digest() != hashlib.sha256(catalogue.master).digest()
+    )
+    img = Image.open(io.BytesIO(r.content)).convert("RGB")
+    assert max(img.size) <= 1600
+    # the master is pure white: every coloured pixel is the watermark
+    reddish = sum(1 for px in img.get_flattened_data() if px[0] - px[2] > 25)  # type: ignore[index,misc,operator,unused-ignore]
+    assert reddish > img.width * img.height * 0.005
+    page = client.get(f"/portal/records/{catalogue.published}").text
+    assert re.search(rf'src="/portal/records/{catalogue.published}/pages/1.jpg"', page)
+    assert catalogue.master not in r.content
+
+
+def test_rate_limit_answers_429_in_chinese(client: TestClient) -> None:
+    client.app.state.ratelimiter = RateLimiter({"search": (60, 3)})  # type: ignore[attr-defined]
+    codes = [client.get("/api/public/search", params={"q": "青铜鼎"}).status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+    body = client.get("/api/public/search", params={"q": "x"}).json()
+    assert body["code"] == "rate_limited" and "请求过于频繁" in body["error"]
+    limiter = RateLimiter({"x": (60, 1)})
+    assert limiter.take("x", "a", now=0) == 0 and limiter.take("x", "a", now=0.5) > 0
+    assert limiter.take("x", "a", now=1.1) == 0 and limiter.take("x", "b", now=0.5) == 0
+
+
+def test_portal_pages_render(client: TestClient, catalogue: Catalogue) -> None:
+    home = client.get("/portal")
+    assert home.status_code == 200 and "民生档案" in home.text and "<script" not in home.text
+    assert catalogue.fonds_code in client.get("/portal/fonds").text
+    r = client.get("/portal/search", params={"q": "青銅鼎"})  # traditional characters
+    assert "出土情况" in r.text and f"/portal/records/{catalogue.published}" in r.text
+    r = client.post(
+        "/portal/register",
+        data={
+            "real_name": "王小明",
+            "id_number": "110105198001011230",
+            "phone": "13800138000",
+            "password": CITIZEN_PW,
+            "form_csrf": "x",
+        },
+    )
+    assert r.status_code == 403
+    assert (
+        client.get("/portal/mine", follow_redirects=False)
+        .headers["location"]
+        .startswith("/portal/login")
+    )

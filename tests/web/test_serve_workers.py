@@ -1,0 +1,75 @@
+"""``lantai serve --workers N``: N web processes on one port; refused with background work."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+from lantai.instance import Instance
+
+LANTAI = Path(sys.executable).with_name("lantai")
+
+
+def _env(inst: Instance) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LANTAI_HOME": str(inst.settings.home),
+        "LANTAI_DATABASE_URL": inst.settings.resolved_database_url,
+        "LANTAI_ARCHIVE_CODE": inst.settings.archive_code,
+    }
+
+
+def test_workers_need_no_background(instance: Instance) -> None:
+    done = subprocess.run(
+        [str(LANTAI), "serve", "--workers", "2", "--port", "1"],
+        env=_env(instance),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "--no-background" in done.stdout + done.stderr
+
+
+def test_two_worker_processes_serve_one_port(instance: Instance) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(LANTAI), "serve", "--workers", "2", "--no-background", "--port", str(port)],
+        env=_env(instance),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        ok = False
+        while time.monotonic() < deadline and not ok:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                ok = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert ok, "no answer from the workers within 180 s"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+        # uvicorn's two worker processes (besides multiprocessing's resource tracker)
+        assert sum(b"spawn_main" in c for c in cmdlines) == 2, cmdlines
+        for _ in range(4):  # pages render in the workers (no index here: nothing was indexed)
+            r = httpx.get(f"http://127.0.0.1:{port}/portal", timeout=10)
+            assert r.status_code == 200 and '<html lang="zh-CN">' in r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
