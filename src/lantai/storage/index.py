@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from lantai.storage.base import DestructionOrder, ObjectInfo, PackageInfo
+from lantai.storage.base import (
+    DestructionOrder,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    PackageInfo,
+    check_package_id,
+    split_key,
+)
 
-__all__ = ["apply_destruction", "doc_bytes", "index_bytes", "now_created", "package_info"]
+__all__ = [
+    "IndexedObjectStore",
+    "apply_destruction",
+    "doc_bytes",
+    "index_bytes",
+    "now_created",
+    "package_info",
+]
 
 
 def now_created() -> str:
@@ -84,3 +100,37 @@ def package_info(package_id: str, doc: Mapping[str, Any], raw: bytes) -> Package
         created=doc["created"],
         digest=hashlib.sha256(raw).hexdigest(),
     )
+
+
+class IndexedObjectStore(ObjectStore):
+    """A store whose reads of sizes and digests come from the package index alone (S3, tar
+    volumes): ``stat``, ``list`` and ``package`` are answered from :meth:`_load_index`."""
+
+    @abstractmethod
+    def _load_index(self, package_id: str) -> tuple[dict[str, Any], bytes] | None:
+        """The committed index of ``package_id`` (parsed, raw bytes), or None."""
+
+    def stat(self, key: str) -> ObjectInfo:
+        package_id, path = split_key(key)
+        loaded = self._load_index(package_id)
+        entry = loaded[0]["objects"].get(path) if loaded is not None else None
+        if entry is None:
+            raise ObjectNotFound(f"对象「{key}」不存在")
+        return ObjectInfo(key=key, size=entry[0], sha256=entry[1], sm3=entry[2])
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        package_part, sep, _ = prefix.partition("/")
+        ids = [package_part] if sep else [p for p in self.packages() if p.startswith(prefix)]
+        for package_id in sorted(ids):
+            loaded = self._load_index(package_id)
+            if loaded is None:
+                continue
+            for path, (size, sha256, sm3) in sorted(loaded[0]["objects"].items()):
+                key = f"{package_id}/{path}"
+                if key.startswith(prefix):
+                    yield ObjectInfo(key=key, size=size, sha256=sha256, sm3=sm3)
+
+    def package(self, package_id: str) -> PackageInfo | None:
+        check_package_id(package_id)
+        loaded = self._load_index(package_id)
+        return package_info(package_id, *loaded) if loaded is not None else None

@@ -41,7 +41,6 @@ from lantai.storage.base import (
     ObjectInfo,
     ObjectMismatch,
     ObjectNotFound,
-    ObjectStore,
     PackageExists,
     PackageInfo,
     PackageWriter,
@@ -51,6 +50,7 @@ from lantai.storage.base import (
     split_key,
 )
 from lantai.storage.index import (
+    IndexedObjectStore,
     apply_destruction,
     doc_bytes,
     index_bytes,
@@ -217,7 +217,7 @@ class _S3Writer(PackageWriter):
             self._remove_uploaded(set(self.objects))
 
 
-class S3ObjectStore(ObjectStore):
+class S3ObjectStore(IndexedObjectStore):
     """Packages in one bucket (and key prefix) of an S3-compatible service."""
 
     read_parallelism = 8
@@ -426,33 +426,6 @@ class S3ObjectStore(ObjectStore):
                     raise ObjectNotFound(f"对象「{key}」已列入包索引，但存储中缺失") from None
                 raise
         return cast(BinaryIO, io.BufferedReader(_Body(resp["Body"]), buffer_size=1 << 20))
-
-    def stat(self, key: str) -> ObjectInfo:
-        package_id, path = split_key(key)
-        loaded = self._load_index(package_id)
-        entry = loaded[0]["objects"].get(path) if loaded is not None else None
-        if entry is None:
-            raise ObjectNotFound(f"对象「{key}」不存在")
-        return ObjectInfo(key=key, size=entry[0], sha256=entry[1], sm3=entry[2])
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        package_part, sep, _ = prefix.partition("/")
-        ids = [package_part] if sep else [p for p in self.packages() if p.startswith(prefix)]
-        for package_id in sorted(ids):
-            loaded = self._load_index(package_id)
-            if loaded is None:
-                continue
-            for path, (size, sha256, sm3) in sorted(loaded[0]["objects"].items()):
-                key = f"{package_id}/{path}"
-                if key.startswith(prefix):
-                    yield ObjectInfo(key=key, size=size, sha256=sha256, sm3=sm3)
-
-    def package(self, package_id: str) -> PackageInfo | None:
-        check_package_id(package_id)
-        loaded = self._load_index(package_id)
-        if loaded is None:
-            return None
-        return package_info(package_id, *loaded)
 
     def packages(self) -> Iterator[str]:
         base = f"{self._prefix}index/"

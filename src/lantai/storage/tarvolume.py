@@ -49,7 +49,6 @@ from lantai.storage.base import (
     ObjectInfo,
     ObjectMismatch,
     ObjectNotFound,
-    ObjectStore,
     PackageExists,
     PackageInfo,
     PackageWriter,
@@ -59,6 +58,7 @@ from lantai.storage.base import (
     split_key,
 )
 from lantai.storage.index import (
+    IndexedObjectStore,
     apply_destruction,
     doc_bytes,
     index_bytes,
@@ -355,7 +355,7 @@ def _write_atomic(path: Path, doc: Any) -> None:
     _write_atomic_bytes(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
-class TarVolumeStore(ObjectStore):
+class TarVolumeStore(IndexedObjectStore):
     """Packages as tar volumes under ``root`` (see the module docstring)."""
 
     def __init__(self, root: Path, *, volume_bytes: int = 4 << 30, create: bool = True) -> None:
@@ -435,31 +435,6 @@ class TarVolumeStore(ObjectStore):
         end = f.seek(0, os.SEEK_END)
         size = max(0, min(int(place[2]), end - int(place[1])))  # a truncated volume reads short
         return cast(BinaryIO, io.BufferedReader(_Slice(f, int(place[1]), size), CHUNK))
-
-    def stat(self, key: str) -> ObjectInfo:
-        package_id, path = split_key(key)
-        loaded = self._load_index(package_id)
-        entry = loaded[0]["objects"].get(path) if loaded is not None else None
-        if entry is None:
-            raise ObjectNotFound(f"对象「{key}」不存在")
-        return ObjectInfo(key=key, size=entry[0], sha256=entry[1], sm3=entry[2])
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        package_part, sep, _ = prefix.partition("/")
-        ids = [package_part] if sep else [p for p in self.packages() if p.startswith(prefix)]
-        for package_id in sorted(ids):
-            loaded = self._load_index(package_id)
-            if loaded is None:
-                continue
-            for path, (size, sha256, sm3) in sorted(loaded[0]["objects"].items()):
-                key = f"{package_id}/{path}"
-                if key.startswith(prefix):
-                    yield ObjectInfo(key=key, size=size, sha256=sha256, sm3=sm3)
-
-    def package(self, package_id: str) -> PackageInfo | None:
-        check_package_id(package_id)
-        loaded = self._load_index(package_id)
-        return package_info(package_id, *loaded) if loaded is not None else None
 
     def packages(self) -> Iterator[str]:
         for entry in sorted((self.root / "index").glob("*.json")):
