@@ -3,7 +3,8 @@
 15 random characters carry 75 bits from :mod:`secrets`, so guessing a code is impractical
 (with a million certificates issued, one guess in 3.8 × 10¹⁶ hits one). The 16th character is a
 Luhn mod 32 check: every single mistyped character and every swap of two neighbours is caught
-before the database is asked. Codes are shown as four groups (``ABCD-EFGH-JKMN-PQRS``); input is
+before the database is asked. (Luhn mod N cannot see a swap of the characters worth 0 and N − 1,
+``0`` and ``Z``, so codes are drawn without that pair side by side.) Codes are shown as four groups (``ABCD-EFGH-JKMN-PQRS``); input is
 normalised (case, spaces, hyphens, and the Crockford look-alikes I/L → 1, O → 0).
 """
 
@@ -30,9 +31,15 @@ def _check_char(body: str) -> str:
     return ALPHABET[(n - total % n) % n]
 
 
+_BLIND_PAIRS = (ALPHABET[0] + ALPHABET[-1], ALPHABET[-1] + ALPHABET[0])
+
+
 def new_code() -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH - 1))
-    return body + _check_char(body)
+    while True:
+        body = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH - 1))
+        code = body + _check_char(body)
+        if not any(pair in code for pair in _BLIND_PAIRS):
+            return code
 
 
 def normalise(text: str) -> str:
