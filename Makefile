@@ -36,6 +36,7 @@ test: setup
 	$(PY) bench/federation.py --quick > /dev/null
 	$(PY) bench/fuzz.py --quick > /dev/null
 	$(PY) bench/faults.py --quick > /dev/null
+	$(PY) bench/soak.py --quick > /dev/null
 
 test-fast:
 	$(PY) -m pytest -x -q -m "not browser and not postgres"

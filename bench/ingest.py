@@ -119,8 +119,9 @@ def make_payload(root: Path, sizes: list[int], seed: int) -> list[tuple[str, int
     return out
 
 
-def make_bag(root: Path, files: list[tuple[str, int, str]]) -> None:
-    """Tag files around an existing data/: catalogue, process metadata, 登记表, manifests."""
+def make_bag(root: Path, files: list[tuple[str, int, str]], first: int = 1) -> None:
+    """Tag files around an existing data/: catalogue, process metadata, 登记表, manifests.
+    The 件 are numbered from ``first`` (件号, 档号 and 电子文件号)."""
     items = [files[i : i + 2] for i in range(0, len(files), 2)]
     meta = root / "metadata"
     meta.mkdir()
@@ -137,7 +138,7 @@ def make_bag(root: Path, files: list[tuple[str, int, str]]) -> None:
         w, p = csv.writer(f), csv.writer(g)
         w.writerow(headers)
         p.writerow(process)
-        for n, item in enumerate(items, 1):
+        for n, item in enumerate(items, first):
             key = f"BENCH-2011-{n:05d}"
             w.writerow(
                 [

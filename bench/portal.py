@@ -11,17 +11,23 @@ Prints ONE JSON object on stdout (progress goes to stderr)::
   a 40-year span is generated under ``bench/out/portal/`` instead;
 * index: the instance's own search index (``<home>/search``), built once with ``Indexer.rebuild``
   and reused while the number of published records is unchanged;
-* server: ``lantai serve --no-background`` (the production entry point, one uvicorn process, the
-  search index opened read-only) on 127.0.0.1 in a subprocess. The instance's configuration
+* server: ``lantai serve --no-background --workers N`` (the production entry point; ``--workers``
+  defaults to the number of cores, as docs/operations.md advises for a public portal; the search
+  index opened read-only) on 127.0.0.1 in a subprocess. The instance's configuration
   directory is a bench-only copy of ``access.yaml`` whose ``search`` and ``viewer`` rate limits
   are raised (the shipped limits are per client address, and every bench client is 127.0.0.1);
-* load: ``--clients`` concurrent keep-alive clients (an in-process asyncio client, httpx2 on
-  uvloop) for ``--seconds`` after a short warm-up, over a fixed mix: 40 % ``/api/public/search``,
+* load: ``--clients`` concurrent keep-alive connections from wrk (``bench/wrk.py``; the issue's
+  load generator, written in C, so that the client does not take the server's CPU) for
+  ``--seconds`` after a short warm-up, over a fixed mix: 40 % ``/api/public/search``,
   30 % the portal search page ``/portal/search``, 30 % record pages ``/portal/records/<id>`` of
   published 开放 records. The searches are the public cases of ``bench/search.py``'s query mix
   (one word, phrase, facet-heavy; drawn from the generator's vocabulary and sampled records);
 * baseline, in the same run with the same clients and duration: ``/api/health`` (one
-  ``SELECT 1``), the floor of this server, client and machine.
+  ``SELECT 1``), the floor of this server, client and machine;
+* per target: the same mix once more from an in-process asyncio client (httpx2 on uvloop, at most
+  20 s), which checks every response and reports p50/p95 per target and the zero-hit share. Its
+  latencies read high (it competes with the server for the 2 cores). Without wrk
+  (``--client python``) this client makes the headline run.
 
 Reported: requests/s, p50/p95/p99/max per target and overall, errors by status, the server's CPU
 seconds per request. Goals: p95 ≤ 150 ms and no errors. Exit status 1 when the run failed.
@@ -50,6 +56,7 @@ import httpx2
 import yaml
 from sqlalchemy import func, select
 
+import wrk
 from benchlib import load_average, log, machine
 from lantai.access.config import ACCESS_FILE_NAME
 from lantai.demo.generator import generate_records
@@ -64,6 +71,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LANTAI = Path(sys.executable).with_name("lantai")
 # the share of each target in the mix
 MIX = (("api_search", 0.4), ("page_search", 0.3), ("record_page", 0.3))
+# where each search target of a mix asks
+PATHS = {"api_search": "/api/public/search", "page_search": "/portal/search"}
 # rate limits for the bench's configuration copy (requests per minute, burst) per client address
 BENCH_LIMIT = {"per_minute": 6_000_000, "burst": 1_000_000}
 
@@ -133,17 +142,17 @@ def ensure_index(home: Path, published: int) -> dict[str, Any]:
         inst.close()
 
 
-def bench_config(path: Path) -> Path:
-    """A configuration directory whose access.yaml raises the search and viewer limits."""
+def bench_config(path: Path, buckets: tuple[str, ...] = ("search", "viewer")) -> Path:
+    """A configuration directory whose access.yaml raises the limits of ``buckets``."""
     from importlib import resources
 
     shipped = Path(str(resources.files("lantai.access") / "data" / ACCESS_FILE_NAME))
     data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
-    for bucket in ("search", "viewer"):
+    for bucket in buckets:
         data["rate_limits"][bucket] = dict(BENCH_LIMIT)
     path.mkdir(parents=True, exist_ok=True)
     (path / ACCESS_FILE_NAME).write_text(
-        "# bench/portal.py: the shipped access.yaml with raised search/viewer limits\n"
+        f"# bench: the shipped access.yaml with raised {'/'.join(buckets)} limits\n"
         + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )
@@ -168,12 +177,21 @@ def search_query(case: Any) -> dict[str, Any]:
     return out
 
 
-def request_mix(home: Path, n: int, seed: int = 7) -> list[tuple[str, str, dict[str, Any]]]:
-    """``n`` (target, path, params) in the proportions of MIX, shuffled (seeded)."""
+def request_mix(
+    home: Path,
+    n: int,
+    seed: int = 7,
+    *,
+    who: str = "public",
+    mix: tuple[tuple[str, float], ...] = MIX,
+    paths: dict[str, str] = PATHS,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``n`` (target, path, params) in the proportions of ``mix``, shuffled (seeded): record
+    pages, and searches at ``paths[target]`` drawn from the query mix's cases for ``who``."""
     rng = random.Random(seed)
     inst = _open(home)
     try:
-        cases = [c for c in query_mix(inst, 4000, seed) if c.who == "public"]
+        cases = [c for c in query_mix(inst, 4000, seed) if c.who == who]
         with inst.db.read() as s:
             ids = list(
                 s.scalars(
@@ -186,15 +204,14 @@ def request_mix(home: Path, n: int, seed: int = 7) -> list[tuple[str, str, dict[
     finally:
         inst.close()
     if not cases or not ids:
-        raise RuntimeError("no public search cases or no published records to request")
+        raise RuntimeError(f"no {who} search cases or no published records to request")
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for target, share in MIX:
+    for target, share in mix:
         for _ in range(round(n * share)):
             if target == "record_page":
                 out.append((target, f"/portal/records/{rng.choice(ids)}", {}))
             else:
-                path = "/api/public/search" if target == "api_search" else "/portal/search"
-                out.append((target, path, search_query(rng.choice(cases))))
+                out.append((target, paths[target], search_query(rng.choice(cases))))
     rng.shuffle(out)
     return out
 
@@ -281,8 +298,16 @@ def summarise(values: list[float], seconds: float) -> dict[str, Any]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of ``pid`` and its live child processes (``serve --workers N`` forks N)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def measure(
@@ -312,6 +337,27 @@ def measure(
     return out
 
 
+def measure_wrk(
+    name: str, base: str, pid: int, reqs: list[tuple[str, str, dict[str, Any]]], a: Any
+) -> dict[str, Any]:
+    """The same as :func:`measure` with wrk as the client (all targets in one latency record)."""
+    log(f"{name} (wrk): {a.clients} clients, {a.warmup:.0f} s warm-up + {a.seconds:.0f} s …")
+    load = load_average()
+    paths = [wrk.path_of(path, params) for _, path, params in reqs]
+    if a.warmup >= 1:
+        wrk.run(base, paths, clients=a.clients, seconds=a.warmup)
+    cpu = _cpu_seconds(pid)
+    out = wrk.run(base, paths, clients=a.clients, seconds=a.seconds)
+    cpu = _cpu_seconds(pid) - cpu
+    out["server_cpu_ms_per_request"] = round(cpu / max(1, out["requests"]) * 1000, 2)
+    out["load_average"] = {"start": load, "end": load_average()}
+    log(
+        f"{name}: {out['requests_per_second']} req/s, p50 {out['p50_ms']} p95 {out['p95_ms']}"
+        f" p99 {out['p99_ms']} ms, errors {out['errors']}"
+    )
+    return out
+
+
 # -- the server --------------------------------------------------------------------------------
 
 
@@ -321,17 +367,37 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, config: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    home: Path,
+    config: Path,
+    *,
+    background: bool = False,
+    log_file: Path | None = None,
+    workers: int = 1,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``lantai serve`` (``--no-background`` unless ``background``) on a free port with
+    ``workers`` processes; its output goes to ``log_file`` when given."""
     port = _free_port()
     env = {**os.environ, "LANTAI_HOME": str(home), "LANTAI_CONFIG_DIR": str(config)}
     env.pop("LANTAI_DATABASE_URL", None)
-    proc = subprocess.Popen(
-        [str(LANTAI), "serve", "--no-background", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (log_file or Path(os.devnull)).open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(LANTAI),
+                "serve",
+                "--background" if background else "--no-background",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -385,6 +451,18 @@ def goals(results: dict[str, Any], records: int, clients: int) -> list[dict[str,
             "<= 0",
         ),
         _goal(f"errors, /api/health baseline, {where}", health.get("errors"), "requests", "<= 0"),
+        *(
+            [
+                _goal(
+                    f"errors, Python-client pass over the same mix, {where}",
+                    results["mix_by_target"].get("errors"),
+                    "requests",
+                    "<= 0",
+                )
+            ]
+            if "mix_by_target" in results
+            else []
+        ),
     ]
 
 
@@ -396,6 +474,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="measured seconds per phase (default 60)")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds first (default 5)")
     parser.add_argument("--mix-size", type=int, default=5000, help="distinct requests in the mix")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: cores)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if wrk.available() else "python",
+        help="load generator (default wrk when installed)",
+    )
     a = parser.parse_args(argv)
     a.records = a.records or (20_000 if a.quick else 1_000_000)
     a.clients = a.clients or (10 if a.quick else 50)
@@ -403,7 +490,13 @@ def main(argv: list[str] | None = None) -> int:
     a.warmup = a.warmup if a.warmup is not None else (2.0 if a.quick else 5.0)
     started = time.perf_counter()
     load = load_average()
-    results: dict[str, Any] = {"records": a.records, "clients": a.clients, "seconds": a.seconds}
+    results: dict[str, Any] = {
+        "records": a.records,
+        "clients": a.clients,
+        "seconds": a.seconds,
+        "server_workers": a.workers,
+        "client": a.client,
+    }
     failed = False
     proc = None
     try:
@@ -414,10 +507,20 @@ def main(argv: list[str] | None = None) -> int:
         reqs = request_mix(home, a.mix_size)
         results["mix_shares"] = dict(Counter(t for t, _, _ in reqs))
         config = bench_config(OUT / f"config-{a.records}")
-        proc, base = start_server(home, config)
-        results["mix"] = measure("mix", base, proc.pid, reqs, a)
+        proc, base = start_server(home, config, workers=a.workers)
         health: list[tuple[str, str, dict[str, Any]]] = [("health", "/api/health", {})]
-        results["baseline_health"] = measure("baseline /api/health", base, proc.pid, health, a)
+        if a.client == "wrk":
+            results["mix"] = measure_wrk("mix", base, proc.pid, reqs, a)
+            results["baseline_health"] = measure_wrk("baseline", base, proc.pid, health, a)
+            # per target and the zero-hit share, from the Python client (shorter: it shares the
+            # cores with the server, so its latencies read high; see bench/wrk.py)
+            per_target = argparse.Namespace(**{**vars(a), "seconds": min(a.seconds, 20.0)})
+            results["mix_by_target"] = measure(
+                "mix, Python client", base, proc.pid, reqs, per_target
+            )
+        else:
+            results["mix"] = measure("mix", base, proc.pid, reqs, a)
+            results["baseline_health"] = measure("baseline /api/health", base, proc.pid, health, a)
         mix, floor = results["mix"], results["baseline_health"]
         if mix["p95_ms"] and floor["p95_ms"]:
             results["p95_ratio_mix_over_health"] = round(mix["p95_ms"] / floor["p95_ms"], 1)

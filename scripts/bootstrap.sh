@@ -14,7 +14,7 @@ want_services=0
 DEB_PACKAGES=(python3 python3-venv python3-dev build-essential libmagic1 clamav clamav-daemon ffmpeg
   fonts-wqy-microhei fonts-noto-cjk chromium tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-chi-tra
   poppler-utils libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-  zbar-tools)
+  zbar-tools wrk)  # wrk: the load generator of bench/portal.py
 DEB_SERVICES=(postgresql redis-server)
 
 SUDO=""

@@ -39,7 +39,8 @@ eval "$(awk '/^DEB_(PACKAGES|SERVICES)=\(/ {on = 1} on {print} on && /\)/ {on = 
 {
   echo "# Debian 12 packages Lantai needs (from scripts/bootstrap.sh DEB_PACKAGES); install them"
   echo "# from the local mirror or from debs/ before running install.sh. chromium is only needed"
-  echo "# for the browser tests; postgresql and redis-server only for scale-out (see docs)."
+  echo "# for the browser tests and wrk for the benchmarks; postgresql and redis-server only for"
+  echo "# scale-out (see docs)."
   printf '%s\n' "${DEB_PACKAGES[@]}"
   echo "# optional services"
   printf '# %s\n' "${DEB_SERVICES[@]}"

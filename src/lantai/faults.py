@@ -56,6 +56,15 @@ POINTS: dict[str, str] = {
     "search.index.committed": "search/indexer.py: index commit done, high-water mark not saved",
     "jobs.claimed": "jobs/inprocess.py: job claimed (lease held), not started",
     "jobs.ran": "jobs/inprocess.py: job function returned, outcome not recorded",
+    "federation.outbox.sending": "federation/outbox.py: message committed and signed, not sent",
+    "federation.outbox.acknowledged": "federation/outbox.py: partner's ack checked, not recorded",
+    "federation.inbox.applied": "federation/service.py: message applied, no idempotency record",
+    "federation.inbox.committed": "federation/service.py: receipt committed, ack not returned",
+    "livelihood.step.recorded": "federation/livelihood.py: state and step written, no event",
+    "livelihood.certificate.received": "federation/livelihood.py: certificate kept, no step",
+    "certificates.signed": "certificates/service.py: PDF signed, row not written (tx open)",
+    "certificates.registered": "certificates/service.py: row and event written, caller's tx open",
+    "access.certified": "access/requests.py: certificate issued, approval event not written",
 }
 
 _lock = threading.Lock()

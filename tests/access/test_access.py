@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sqlite3
 import threading
 from datetime import date, timedelta
 
@@ -372,3 +373,65 @@ def test_portal_pages_render(client: TestClient, catalogue: Catalogue) -> None:
         .headers["location"]
         .startswith("/portal/login")
     )
+
+
+def _writer_free(inst: Instance) -> bool:
+    """Whether another connection could take SQLite's (only) writer lock right now."""
+    con = sqlite3.connect(inst.db.engine.url.database or "", timeout=0)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        con.close()
+
+
+def test_passwords_are_hashed_outside_the_write_transaction(
+    client: TestClient, staffed: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write transaction holds SQLite's only writer lock: while argon2 runs (~0.25 s with the
+    shipped cost) every other write would wait — under bench/soak.py's load registrations and
+    logins held up applications and ingest for up to 30 s. Registration (API and portal form)
+    and login (right, wrong and unknown account) hash and verify with the lock free."""
+    hashing = staffed.users.hashing
+    free: list[tuple[str, bool]] = []
+    real_hash, real_verify = hashing.hash, hashing.verify
+
+    def hash_(password: str) -> str:
+        free.append(("hash", _writer_free(staffed)))
+        return real_hash(password)
+
+    def verify(stored: str, password: str) -> bool:
+        free.append(("verify", _writer_free(staffed)))
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(hashing, "hash", hash_)
+    monkeypatch.setattr(hashing, "verify", verify)
+    register(client)
+    citizen_login(client)
+    client.cookies.clear()
+    token = re.search(r'name="form_csrf" value="([^"]+)"', client.get("/portal/register").text)
+    assert token is not None
+    r = client.post(
+        "/portal/register",
+        data={
+            "real_name": "李小红",
+            "id_number": id_number("11010519900101456"),
+            "phone": "13900139000",
+            "password": CITIZEN_PW,
+            "form_csrf": token.group(1),
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    for who in ("13800138000", "13700137000"):  # a wrong password, an unknown account
+        r = client.post("/api/auth/login", json={"username": who, "password": "Wrong-Pass-2026!"})
+        assert r.status_code == 401
+    with staffed.db.read() as s:
+        user = s.scalar(select(User).where(User.username == "13800138000"))
+        assert user is not None and user.failed_logins == 1  # still counted
+    kinds = [k for k, _ in free]
+    assert kinds.count("hash") >= 2 and kinds.count("verify") >= 4, free
+    assert all(ok for _, ok in free), free

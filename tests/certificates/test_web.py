@@ -150,3 +150,118 @@ def test_staff_issue_list_download_and_revoke(
     client.cookies.clear()
     login(client, "secadmin")  # 三员: manages keys, sees no certificates
     assert client.get("/api/certificates").status_code == 403
+
+
+# -- the layout of /verify: the public portal's for the public, the staff one for staff ----------
+
+CITIZEN_PW = "Citizen-Pass-2026!"
+PORTAL_HEADER = ('class="portal-top"', 'aria-label="门户导航"', 'href="/portal/search"')
+
+
+def _staff_nav(page: str) -> list[str]:
+    """The staff navigation items that appear in ``page``."""
+    from lantai.web.pages.render import NAV
+
+    found = [f'href="{href}"' for _, href, _ in NAV if f'href="{href}"' in page]
+    return found + [m for m in ('class="mainnav"', 'action="/logout"') if m in page]
+
+
+def test_verification_page_uses_the_portal_layout_for_the_public(
+    client: TestClient, instance: Instance, items: list[tuple[int, str]]
+) -> None:
+    c = issue(instance, [items[0][0]])
+    for path in ("/verify", f"/verify/{c.code}"):
+        page = client.get(path)
+        assert page.status_code == 200 and "档案证明查验" in page.text
+        assert _staff_nav(page.text) == [], path
+        assert "数字档案馆系统" not in page.text  # the staff brand
+        for marker in PORTAL_HEADER:
+            assert marker in page.text, (path, marker)
+        assert 'href="/portal/login"' in page.text  # anonymous: the portal's login link
+        assert "/static/css/certificates.css" in page.text
+    r = client.post("/verify", files={"file": ("证明.pdf", c.pdf, "application/pdf")})
+    assert "查验结果：有效" in r.text and _staff_nav(r.text) == []
+    assert 'class="portal-top"' in r.text
+
+    # a citizen logged in to the portal: the portal header with their own links, no staff items
+    from access.conftest import id_number
+
+    r = client.post(
+        "/api/public/register",
+        json={
+            "real_name": "王小明",
+            "id_number": id_number(),
+            "phone": "13800138000",
+            "password": CITIZEN_PW,
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = client.post("/api/auth/login", json={"username": "13800138000", "password": CITIZEN_PW})
+    assert r.status_code == 200, r.text
+    page = client.get(f"/verify/{c.code}")
+    assert page.status_code == 200 and "查验结果：有效" in page.text
+    assert _staff_nav(page.text) == []
+    for marker in (*PORTAL_HEADER, 'href="/portal/mine"', 'action="/portal/logout"'):
+        assert marker in page.text, marker
+    client.cookies.clear()
+
+    # staff keep the staff layout (navigation by permission) and can still verify
+    login(client, "archivist")
+    page = client.get("/verify")
+    assert page.status_code == 200
+    assert 'class="mainnav"' in page.text and 'href="/certificates"' in page.text
+    assert 'class="portal-top"' not in page.text
+    r = client.post("/verify", files={"file": ("证明.pdf", c.pdf, "application/pdf")})
+    assert "查验结果：有效" in r.text and 'class="mainnav"' in r.text
+    client.cookies.clear()
+
+
+# -- a tampered upload shows the registered digest and the uploaded file's own ------------------
+
+
+def _digest_on_page(page: str, css: str) -> str:
+    import re
+
+    found = re.findall(rf'<code class="wrap {css}">([0-9a-f]+)</code>', page)
+    assert len(found) == 1, (css, found)
+    return str(found[0])
+
+
+def test_tampered_upload_shows_registered_and_uploaded_digests(
+    client: TestClient, instance: Instance, items: list[tuple[int, str]]
+) -> None:
+    from hashlib import sha256
+
+    c = issue(instance, [items[0][0]])
+    flipped = bytearray(c.pdf)
+    flipped[len(flipped) // 3] ^= 0x01  # inside the signed part
+    bad = bytes(flipped)
+    assert sha256(bad).hexdigest() != c.file_sha256
+
+    r = client.post("/verify", files={"file": ("证明.pdf", bad, "application/pdf")})
+    assert r.status_code == 200 and "查验结果：已被篡改" in r.text
+    assert "登记摘要（SHA-256）" in r.text and "上传文件摘要（SHA-256）" in r.text
+    registered = _digest_on_page(r.text, "cert-registered-digest")
+    uploaded = _digest_on_page(r.text, "cert-uploaded-digest")
+    assert registered == c.file_sha256
+    assert uploaded == sha256(bad).hexdigest() != registered
+    assert "与登记摘要不一致" in r.text
+
+    body = client.post(
+        "/api/public/certificates/verify", files={"file": ("c.pdf", bad, "application/pdf")}
+    ).json()
+    assert body["verdict"] == "tampered" and body["verdict_label"] == "已被篡改"
+    assert body["file_sha256"] == c.file_sha256
+    assert body["uploaded_sha256"] == sha256(bad).hexdigest()
+
+    # the untampered file: both digests shown and equal; a code lookup has no uploaded digest
+    r = client.post("/verify", files={"file": ("证明.pdf", c.pdf, "application/pdf")})
+    assert "查验结果：有效" in r.text and "与登记摘要一致" in r.text
+    assert (
+        _digest_on_page(r.text, "cert-uploaded-digest")
+        == _digest_on_page(r.text, "cert-registered-digest")
+        == c.file_sha256
+    )
+    r = client.get(f"/verify/{c.code}")
+    assert _digest_on_page(r.text, "cert-registered-digest") == c.file_sha256
+    assert "上传文件摘要" not in r.text

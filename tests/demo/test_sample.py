@@ -55,6 +55,7 @@ def test_loading_twice_duplicates_nothing(any_instance: Instance) -> None:
     assert first.created_users == 5 and second.created_users == 0
     assert first.created_records > 200 and second.created_records == 0
     assert first.generated_records == 200 and second.generated_records == 0
+    assert first.published_records > 0 and second.published_records == 0
     assert second.fonds_ids == first.fonds_ids
     with any_instance.db.read() as s:
         codes = s.scalars(select(Record.archival_code).where(Record.archival_code.is_not(None)))
@@ -161,7 +162,8 @@ def test_office_fonds_has_depth(loaded: tuple[Instance, DemoSummary]) -> None:
     with inst.db.read() as s:
         top = inst.catalogue.children(s, actor, fonds_id).items
         titles = [r.title for r in top]
-        assert titles == ["政协提案办理", *(f"{y}年文书档案" for y in range(2021, 2026))]
+        # The generated 文书档案 reach back more than 25 years (the demo portal has 开放 records).
+        assert titles == ["政协提案办理", *(f"{y}年文书档案" for y in range(1990, 2026))]
         files = inst.catalogue.children(s, actor, top[0].id).items
         assert [f.archival_code for f in files] == [
             "Z109-ZY·TA·2023·D30-001",
@@ -196,3 +198,60 @@ def test_cli_load_initialises_a_new_home(tmp_path: Path, monkeypatch: pytest.Mon
     again = runner.invoke(app, ["demo", "load"])
     assert again.exit_code == 0, again.output
     assert "本次新建 0 个条目" in again.output
+
+
+def test_old_open_records_are_published_and_found_by_the_public(
+    loaded: tuple[Instance, DemoSummary],
+) -> None:
+    """Items older than 25 years that are 开放 reach the portal through 上网审查; 控制 and 未审核
+    never do, and an anonymous visitor finds exactly the published ones."""
+    from fastapi.testclient import TestClient
+
+    from lantai.store import PublicationBatch, PublishedRecord
+    from search_support import running_search, search_app
+
+    inst, summary = loaded
+    today = inst.catalogue.today()
+    with inst.db.read() as s:
+        items = s.execute(
+            select(Record.id, Record.title, Record.year, Record.open_status).where(
+                Record.level == Level.ITEM.value
+            )
+        ).all()
+        published = set(
+            s.scalars(select(PublishedRecord.record_id).where(PublishedRecord.state == "published"))
+        )
+        batches = s.scalars(select(PublicationBatch)).all()
+    status = {rid: st for rid, _, _, st in items}
+    opened = {rid for rid, _, _, st in items if st == "开放"}
+    controlled = {rid for rid, _, _, st in items if st == "控制"}
+    assert len(opened) >= 10 and controlled
+    assert summary.published_records == len(published) == len(opened)
+    assert published == opened  # (a) every 开放 item is published, and only those
+    assert not published & controlled  # (c) no 控制 record is published
+    assert {status[rid] for rid in published} == {"开放"}
+    assert all(year and today.year - year >= 25 for rid, _, year, _ in items if rid in opened)
+    # published through the 上网审查 service: an approved batch per 全宗 (here only Z109)
+    assert [b.title for b in batches] == ["Z109 开放档案上网公布"]
+
+    # (b) an anonymous visitor: the public search API and the portal find them, nothing else
+    app = search_app(inst)
+    with TestClient(app, base_url="http://127.0.0.1") as client, running_search(app, inst):
+        res = client.get("/api/public/search", params={"q": "", "size": 100}).json()
+        assert res["total"] == len(opened)
+        assert {h["id"] for h in res["hits"]} == opened
+        rid, title = next((rid, t) for rid, t, _, st in items if rid in opened)
+        res = client.get("/api/public/search", params={"q": title, "size": 100}).json()
+        found = {h["id"] for h in res["hits"]}
+        assert rid in found and found <= opened
+        for rid2, title2, _, _ in items:
+            if rid2 in controlled:
+                res = client.get("/api/public/search", params={"q": title2, "size": 100}).json()
+                assert rid2 not in {h["id"] for h in res["hits"]}
+        page = client.get("/portal/search", params={"q": title})
+        assert page.status_code == 200 and title in page.text
+        assert f"/portal/records/{rid}" in page.text
+        record = client.get(f"/portal/records/{rid}")
+        assert record.status_code == 200 and title in record.text
+        hidden = next(iter(controlled))
+        assert client.get(f"/portal/records/{hidden}").status_code == 404

@@ -9,22 +9,28 @@ runs the real command line (``lantai ingest run``, ``lantai ingest resume``, ``l
 
 Every run writes the fault points it passes to ``<root>/hits.txt`` (``LANTAI_FAULT_TRACE``), so a
 kill is only counted when the process really died (status −9) — for a named point, at that
-point. :class:`Campaign` drives a seeded random walk of such runs over one workload and checks
-:func:`faults.invariants.check_invariants` after every kill and at the end; ``bench/faults.py``
-runs the same campaigns with more kill points.
+point. ``lab.spawn("serve", …)`` forks a server from the same zygote (it answers in about a
+second instead of the 5–10 s of starting the executable), so a campaign can kill and restart
+servers many times; :mod:`faults.crossarchive` runs two archive nodes that way.
+:class:`Campaign` drives a seeded random walk of such runs over one workload (or a fixed plan,
+:meth:`Campaign.at`) and checks :func:`faults.invariants.check_invariants` after every kill and
+at the end; ``bench/faults.py`` runs the same campaigns with more kill points.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -32,16 +38,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from faults.invariants import check_invariants, open_lab_instance
+from faults.invariants import check_invariants
 from lantai.faults import ENV_POINT, ENV_TRACE
 from lantai.instance import Instance
 from lantai.settings import Settings
 
-__all__ = ["Campaign", "Lab", "Run", "Step"]
+__all__ = ["Campaign", "Forked", "Lab", "Run", "Step", "warm_up", "with_own_zygote"]
 
 LANTAI = Path(sys.executable).with_name("lantai")
+T = TypeVar("T")
+SERVER_MODULES = ["uvicorn", "lantai.web.app"]  # what `lantai serve` imports besides the CLI
 
 
 @dataclass
@@ -60,39 +68,103 @@ class Run:
         return self.stdout + self.stderr
 
 
-class Lab:
-    """One instance on disk and the commands run against it."""
+class Forked:
+    """A long-running ``lantai`` child of the zygote, with the part of the Popen interface the
+    harness and ``tests/federation/nodes.py`` use (``poll``, ``wait``, ``send_signal``,
+    ``terminate``, ``kill``). ``died_at_fault()`` says whether it died by SIGKILL at its point."""
 
-    def __init__(self, root: Path, database_url: str = "") -> None:
+    def __init__(self, lab: Lab, pid: int, fault: str | None, zygote: _Zygote) -> None:
+        self.lab = lab
+        self.pid = pid
+        self.fault = fault
+        self.zygote = zygote  # its parent, which reaps it
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.zygote.wait(self.pid, block=False)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"lantai (pid {self.pid})", timeout or 0)
+            time.sleep(0.05)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def died_at_fault(self) -> bool:
+        """Killed (SIGKILL) exactly at its fault point (the trace's last hit of this pid)."""
+        if self.poll() != -signal.SIGKILL or not self.fault:
+            return False
+        return self.lab._last_hit(self.pid) == ":".join(self.fault.split(":")[:2])
+
+
+class Lab:
+    """One instance on disk and the commands run against it.
+
+    ``settings`` are further instance settings (``archive_name``, ``public_base_url`` …) for
+    this process's instance and, as ``LANTAI_*`` variables, for every command run.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        database_url: str = "",
+        *,
+        archive_code: str = "136101",
+        **settings: Any,
+    ) -> None:
         self.root = root
         self.home = root / "home"
         self.database_url = database_url
         self.trace = root / "hits.txt"
+        self.extra = {"archive_code": archive_code, **settings}
         self.env = {
             **os.environ,
             "LANTAI_HOME": str(self.home),
             "LANTAI_DATABASE_URL": database_url,
-            "LANTAI_ARCHIVE_CODE": "136101",
+            "LANTAI_PASSWORD_TIME_COST": "1",
+            "LANTAI_PASSWORD_MEMORY_KIB": "8192",
+            **{f"LANTAI_{k.upper()}": str(v) for k, v in self.extra.items()},
             ENV_TRACE: str(self.trace),
             "COLUMNS": "200",
         }
         self.env.pop(ENV_POINT, None)
+        self._spawned = 0
 
     def settings(self) -> Settings:
         return Settings(
             home=self.home,
             database_url=self.database_url,
-            archive_code="136101",
             password_time_cost=1,
             password_memory_kib=8192,
+            **self.extra,
         )
 
     def initialise(self) -> None:
-        Instance.initialise(self.settings()).close()
+        """A new instance: schema, secrets, audit chain (on SQLite, a copy of one made once)."""
+        if self.database_url:
+            Instance.initialise(self.settings()).close()
+            return
+        shutil.copytree(_template_home(), self.home, dirs_exist_ok=True)  # keeps config/ etc.
+        with self.instance():  # opens (and checks) the copy
+            pass
 
     @contextmanager
     def instance(self) -> Iterator[Instance]:
-        inst = open_lab_instance(self.home, self.database_url)
+        inst = Instance.open(self.settings())
         try:
             yield inst
         finally:
@@ -172,6 +244,16 @@ class Lab:
             out,
             err,
         )
+
+    def spawn(self, *args: str, fault: str | None = None) -> Forked:
+        """``lantai *args`` forked from the zygote and left running (a server); see Forked."""
+        env = {k: v for k, v in self.env.items() if k.startswith("LANTAI_")}
+        if fault:
+            env[ENV_POINT] = fault
+        self._spawned += 1
+        log = self.root / f"{args[0]}-forked-{self._spawned}"
+        zygote = _zygote()
+        return Forked(self, zygote.spawn(list(args), env, log), fault, zygote)
 
     @contextmanager
     def serve(self, *, fault: str | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
@@ -259,6 +341,14 @@ class Campaign:
         else:
             name, top = self.rng.choice(list(step.points))
             fault = f"{name}:{self.rng.randint(1, top)}"
+        return self._run(step, args, fault, kill_after)
+
+    def at(self, step: Step, fault: str) -> Run | None:
+        """One run of ``step`` armed with ``fault`` (a fixed plan instead of the random walk)."""
+        args = step.args()
+        return None if args is None else self._run(step, args, fault, None)
+
+    def _run(self, step: Step, args: list[str], fault: str | None, kill_after: float | None) -> Run:
         run = self.lab.lantai(*args, fault=fault, kill_after=kill_after)
         self.runs += 1
         entry = {"step": step.name, "fault": fault, "kill_after": kill_after}
@@ -313,29 +403,63 @@ class Campaign:
 
 
 class _Zygote:
-    """The fork server (:mod:`faults.zygote`), started once per test process."""
+    """The fork server (:mod:`faults.zygote`), started once per test process; ``parent``: a
+    second one forked from it (its imports are shared), talking over two FIFOs."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("zygote.py"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        )
+    def __init__(self, parent: _Zygote | None = None) -> None:
         self.buffer = b""
         self.lock = threading.Lock()
         self.seq = 0
+        self.loaded: set[str] = set(parent.loaded) if parent else set()
+        self.acks = 0  # answers of imports not waited for
+        self.parent = parent
+        self.proc: subprocess.Popen[bytes] | None = None
+        if parent is None:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            )
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.stdin: Any = self.proc.stdin
+            self.out = self.proc.stdout.fileno()
+            self.pid = self.proc.pid
+            return
+        fifos = Path(tempfile.mkdtemp(prefix="lantai-zygote-"))
+        atexit.register(shutil.rmtree, fifos, ignore_errors=True)
+        ends = [fifos / "in", fifos / "out"]
+        for end in ends:
+            os.mkfifo(end)
+        with parent.lock:
+            parent._send({"fork_server": [str(e) for e in ends]})
+            answer = parent._reply(300)  # once it has imported the command line
+            assert answer is not None, "the zygote did not fork a second one"
+        self.pid = int(answer["pid"])
+        self.stdin = ends[0].open("wb", buffering=0)  # the same order as the child opens them
+        self.out = os.open(ends[1], os.O_RDONLY)
+
+    def alive(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _send(self, req: dict[str, Any]) -> None:
+        self.stdin.write((json.dumps(req) + "\n").encode())
 
     def _line(self, timeout: float | None) -> dict[str, Any] | None:
-        assert self.proc.stdout is not None
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self.buffer:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.proc.stdout], [], [], wait)
+            ready, _, _ = select.select([self.out], [], [], wait)
             if not ready:
                 return None
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            chunk = os.read(self.out, 65536)
             if not chunk:
                 raise RuntimeError("the zygote exited")
             self.buffer += chunk
@@ -349,10 +473,8 @@ class _Zygote:
         with self.lock:
             self.seq += 1
             out, err = root / f"run-{self.seq}.out", root / f"run-{self.seq}.err"
-            req = {"args": args, "env": env, "stdout": str(out), "stderr": str(err)}
-            assert self.proc.stdin is not None
-            self.proc.stdin.write((json.dumps(req) + "\n").encode())
-            first = self._line(60)
+            self._send({"args": args, "env": env, "stdout": str(out), "stderr": str(err)})
+            first = self._reply(60)
             assert first is not None, "the zygote did not fork"
             pid = int(first["pid"])
             done = self._line(limit)
@@ -372,19 +494,126 @@ class _Zygote:
                 err.read_text(errors="replace") if err.exists() else "",
             )
 
+    def spawn(self, args: list[str], env: dict[str, str], log: Path) -> int:
+        """Fork ``lantai *args`` and leave it running (stdout/stderr: ``log``.out / .err)."""
+        if "serve" in args[:1]:
+            self.preload(SERVER_MODULES)
+        with self.lock:
+            self._send(
+                {
+                    "args": args,
+                    "env": env,
+                    "stdout": f"{log}.out",
+                    "stderr": f"{log}.err",
+                    "detach": True,
+                }
+            )
+            first = self._reply(60)
+            assert first is not None, "the zygote did not fork"
+            return int(first["pid"])
+
+    def wait(self, pid: int, *, block: bool) -> int | None:
+        """The exit status of a spawned child, or None while it runs (``block=False``)."""
+        with self.lock:
+            self._send({"wait": pid, "block": block})
+            answer = self._reply(None if block else 60)
+            assert answer is not None
+            return None if answer["status"] is None else int(answer["status"])
+
+    def preload(self, modules: list[str], *, wait: bool = True) -> None:
+        """Import ``modules`` into the zygote once (what every server child would import);
+        ``wait=False`` returns at once (the next request waits for it)."""
+        todo = [m for m in modules if m not in self.loaded]
+        if not todo:
+            return
+        with self.lock:
+            self._send({"import": todo})
+            self.loaded.update(todo)
+            self.acks += 1
+            if wait:
+                self._drain()
+
+    def _drain(self) -> None:
+        """Read the answers of the imports not waited for."""
+        while self.acks:
+            assert self._line(300) is not None, "the zygote did not import"
+            self.acks -= 1
+
+    def _reply(self, timeout: float | None) -> dict[str, Any] | None:
+        """The answer to the last request (after those of earlier imports)."""
+        self._drain()
+        return self._line(timeout)
+
     def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
+        """End it: it stops reading, kills the servers it left running and exits."""
+        if self.stdin.closed:
+            return
+        self.stdin.close()
+        if self.proc is not None:
             self.proc.wait(30)
+            return
+        assert self.parent is not None
+        if self.parent.alive():
+            self.parent.wait(self.pid, block=True)
+        os.close(self.out)
 
 
 _ZYGOTE: _Zygote | None = None
+_LOCAL = threading.local()  # a thread's own fork server (with_own_zygote)
+_TEMPLATE: Path | None = None
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _template_home() -> Path:
+    """A freshly initialised SQLite home, made once per process (the migrations take 2–3 s);
+    every lab starts from a copy of it."""
+    with _TEMPLATE_LOCK:
+        return _template_locked()
+
+
+def _template_locked() -> Path:
+    global _TEMPLATE
+    if _TEMPLATE is None or not _TEMPLATE.exists():
+        root = Path(tempfile.mkdtemp(prefix="lantai-faults-template-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        lab = Lab(root)
+        Instance.initialise(lab.settings()).close()
+        _TEMPLATE = lab.home
+    return _TEMPLATE
+
+
+def warm_up(*, servers: bool = False) -> None:
+    """Start this thread's fork server now (it imports the command line in the background);
+    ``servers``: and have it import the web application (for ``lab.spawn("serve", …)``)."""
+    if servers:
+        _zygote().preload(SERVER_MODULES, wait=False)
+    else:
+        _zygote()
+
+
+def with_own_zygote(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` run with a fork server of its own: a second lane of work in another thread (the
+    zygote serves one command at a time)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> T:
+        own = _Zygote(parent=_zygote())
+        _LOCAL.zygote = own
+        try:
+            return fn(*args, **kw)
+        finally:
+            _LOCAL.zygote = None
+            own.close()
+
+    return wrapper
 
 
 def _zygote() -> _Zygote:
+    own: _Zygote | None = getattr(_LOCAL, "zygote", None)
+    if own is not None:
+        return own
     global _ZYGOTE
-    if _ZYGOTE is None or _ZYGOTE.proc.poll() is not None:
+    if _ZYGOTE is None or not _ZYGOTE.alive():
         _ZYGOTE = _Zygote()
         atexit.register(_ZYGOTE.close)
     return _ZYGOTE

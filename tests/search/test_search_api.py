@@ -14,8 +14,9 @@ from factories import create_fonds, create_series, item_values
 from lantai.appraisal.publication import publish_all_open
 from lantai.archival import Level
 from lantai.instance import Instance
-from lantai.search import add_text
+from lantai.search import SearchParams, add_text
 from lantai.security import Actor
+from lantai.web.api.search import HitOut, SearchOut
 from search_support import running_search, search_app
 from web_support import PASSWORD, USERS, login
 
@@ -151,6 +152,21 @@ def test_public_search_shows_open_records_only(client: TestClient, ids: dict[str
         assert body["hits"][0]["security_level"] is None
 
 
+def test_documents_match_the_declared_schema_exactly(client: TestClient) -> None:
+    """The routes build their JSON without the pydantic models (speed); it must still be exactly
+    the documented SearchOut: every field present, nothing extra, the right types."""
+    login(client, "archivist")
+    for path in ("/api/search", "/api/public/search"):
+        body = client.get(path, params={"q": "檔案館 周一至周五", "size": 5}).json()
+        assert body["hits"] and body["facets"]
+        parsed = SearchOut.model_validate(body, strict=True)
+        assert parsed.model_dump(mode="json") == body
+        for hit in body["hits"]:
+            assert set(hit) == set(HitOut.model_fields)
+            for segs in hit["highlights"].values():
+                assert all(set(seg) == {"text", "mark"} for seg in segs)
+
+
 def test_structured_parameters(client: TestClient, ids: dict[str, int]) -> None:
     login(client, "archivist")
 
@@ -276,3 +292,41 @@ def test_openapi_documents_both_routes() -> None:
     assert set(paths) == {"/api/search", "/api/public/search"}
     params = {p["name"] for p in paths["/api/search"]["get"]["parameters"]}
     assert {"q", "within", "title", "fonds", "year_from", "sort", "page", "facets"} <= params
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SearchParams(),
+        SearchParams(q="档案 开放", category=("WS",), page=3, size=50),
+        SearchParams(q="a&b=c", fonds=("Z109", "Z 1/2"), year_from=1999, year_to=1999),
+        SearchParams(within=("旧",), collections=("民生",), year_from=1990, year_to=2000),
+    ],
+)
+def test_facet_links_are_the_toggled_searches(params: SearchParams) -> None:
+    """The facet links built in one pass say exactly what toggling each value says."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from lantai.search.service import FacetValue
+    from lantai.web.pages.search import _facet_links, _href, _toggle
+
+    def query(href: str) -> list[tuple[str, str]]:
+        return sorted(parse_qsl(urlsplit(href).query))
+
+    facets = {
+        "fonds": ["Z109", "Z 1/2", "X&Y"],
+        "category": ["WS", "KJ"],
+        "year": ["1999", "2001"],
+        "collections": ["民生"],
+    }
+    for name, values in facets.items():
+        current = (
+            {str(params.year_from)}
+            if name == "year" and params.year_from == params.year_to and params.year_from
+            else set(getattr(params, name, ()) or ())
+        )
+        shown = [FacetValue(value=v, label=v, count=1, selected=v in current) for v in values]
+        for link, v in zip(_facet_links("/s", params, name, shown), shown, strict=True):
+            expected = _href("/s", _toggle(params, name, v.value, v.selected))
+            assert query(link.href) == query(expected), (name, v.value)
+            assert link.href.startswith("/s")

@@ -73,3 +73,45 @@ def test_two_worker_processes_serve_one_port(instance: Instance) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_slow_starting_workers_are_not_killed(instance: Instance, tmp_path: Path) -> None:
+    """A worker that needs longer than uvicorn's default 5 s health-check to start (importing the
+    CLI and opening a large instance on a loaded machine) is waited for, not killed and respawned
+    forever. The slowness is made real: a ``sitecustomize`` sleeps 8 s in every spawned worker
+    before it can answer the supervisor's ping."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys, time\nif '--multiprocessing-fork' in sys.argv:\n    time.sleep(8)\n",
+        encoding="utf-8",
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**_env(instance), "PYTHONPATH": str(site)}
+    proc = subprocess.Popen(
+        [str(LANTAI), "serve", "--workers", "2", "--no-background", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        ok = False
+        while time.monotonic() < deadline and not ok:
+            assert proc.poll() is None
+            try:
+                ok = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert ok, "no answer from the workers within 120 s"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "died" not in out, out

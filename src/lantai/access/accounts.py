@@ -116,8 +116,14 @@ def _problems(reg: Registration) -> list[Problem]:
     return out
 
 
-def register(inst: Instance, session: Session, reg: Registration) -> User:
-    """Create the account and its profile; every problem is reported at once (field by field)."""
+def register(
+    inst: Instance, session: Session, reg: Registration, *, password_hash: str | None = None
+) -> User:
+    """Create the account and its profile; every problem is reported at once (field by field).
+
+    ``password_hash``: ``inst.users.hashing.hash(reg.password)`` computed by the caller before
+    its write transaction (on SQLite the only writer lock: other writes need not wait for
+    argon2); computed here when not given."""
     problems = _problems(reg)
     phone = reg.phone.strip()
     idn = reg.id_number.strip().upper()
@@ -140,7 +146,7 @@ def register(inst: Instance, session: Session, reg: Registration) -> User:
     user = User(
         username=phone,
         display_name=reg.real_name.strip(),
-        password_hash=inst.users.hashing.hash(reg.password),
+        password_hash=password_hash or inst.users.hashing.hash(reg.password),
         clearance="公开",
     )
     session.add(user)

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.access.certify import certify
 from lantai.access.config import AccessConfig
 from lantai.audit import EventType
@@ -220,6 +221,7 @@ def approve(
     issued = certify(inst, session, actor, req)
     if issued is not None:
         detail["certificate"] = issued.code
+        faults.point("access.certified")  # grants and certificate written, approval event not
     inst.audit.append(
         session,
         actor=actor.username,

@@ -19,13 +19,14 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType
 from lantai.certificates.codes import display, is_valid, new_code, normalise
 from lantai.certificates.copies import format_pages, page_images, parse_pages
@@ -94,14 +95,25 @@ class VerificationResult:
     applicant: str | None = None
     citations: list[dict[str, str]] = field(default_factory=list)
     digest_algorithm: str | None = None
-    digest: str | None = None
+    digest: str | None = None  # the digest the signature covers (of the signed part)
     key_id: str | None = None
     algorithm: str | None = None
     registered: bool = False
+    # SHA-256 of the whole certificate file: as registered at issue time (登记摘要), and of the
+    # file the visitor uploaded (上传文件摘要); equal exactly when the upload is that file.
+    file_sha256: str | None = None
+    uploaded_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.verdict is Verdict.VALID
+
+    @property
+    def same_file(self) -> bool | None:
+        """Whether the uploaded file is byte for byte the registered one (None: not both known)."""
+        if self.file_sha256 is None or self.uploaded_sha256 is None:
+            return None
+        return self.file_sha256 == self.uploaded_sha256
 
     @property
     def kind_label(self) -> str | None:
@@ -134,6 +146,8 @@ class VerificationResult:
             "key_id": self.key_id,
             "algorithm": self.algorithm,
             "registered": self.registered,
+            "file_sha256": self.file_sha256,
+            "uploaded_sha256": self.uploaded_sha256,
         }
 
 
@@ -306,6 +320,7 @@ def issue_certificate(
     signature = key.profile.sign(key.private, unsigned.tbs())
     block = SignatureBlock(**{**unsigned.__dict__, "signature": signature})
     final = embed(pdf, block)
+    faults.point("certificates.signed")  # PDF signed, not registered (caller's tx open)
     sha = hashlib.sha256(final).hexdigest()
     n_images = sum(len(c.images) for c in citations)
     row = Certificate(
@@ -361,6 +376,7 @@ def issue_certificate(
             "file_sha256": sha,
         },
     )
+    faults.point("certificates.registered")  # row, PDF and event written; caller not committed
     return IssuedCertificate(
         id=row.id,
         code=code,
@@ -454,6 +470,7 @@ def _from_row(row: Certificate, check: FileCheck | None, **kw: Any) -> Verificat
         "key_id": row.key_id,
         "algorithm": row.algorithm,
         "registered": True,
+        "file_sha256": row.file_sha256,
     }
     if check is not None:
         values["authentic"], values["unaltered"] = check.authentic, check.unaltered
@@ -507,7 +524,16 @@ def verify_code(inst: Instance, session: Session, code_text: str) -> Verificatio
 
 
 def verify_file(inst: Instance, session: Session, data: bytes) -> VerificationResult:
-    """Verify an uploaded certificate file: signature, integrity, issuer, and (own) status."""
+    """Verify an uploaded certificate file: signature, integrity, issuer, and (own) status.
+
+    The result carries the SHA-256 of the uploaded bytes next to the one registered at issue
+    time, whatever the verdict, so a tampered upload shows both digests.
+    """
+    result = _verify_upload(session, data)
+    return replace(result, uploaded_sha256=hashlib.sha256(data).hexdigest())
+
+
+def _verify_upload(session: Session, data: bytes) -> VerificationResult:
     check = verify_pdf(data, key_ring(session))
     block = check.block
     if block is None:

@@ -46,6 +46,12 @@ def load() -> None:
             f"（其中批量生成 {summary.generated_records} 个）。",
             highlight=False,
         )
+        if summary.published_records:
+            console.print(
+                f"本次上网公布开放档案 {summary.published_records} 件，"
+                f"公众可在门户 {summary.url}/portal 检索。",
+                highlight=False,
+            )
         console.print(f"实例目录：{inst.home}")
         console.print(f"启动后访问：[bold]{summary.url}[/]（`lantai serve` 或 `make demo`）")
     finally:

@@ -67,6 +67,12 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Web 进程数（大于 1 时须加 --no-background）")
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="逐条记录 HTTP 访问日志（通常由前置的 nginx 记录；操作审计另有审计日志）"
+        ),
+    ] = False,
 ) -> None:
     """启动 Web 服务（默认一个进程；--workers N 在同一端口运行 N 个，见 docs/operations.md）。"""
     import uvicorn
@@ -89,6 +95,11 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        access_log=access_log,
+        # a worker process must answer the supervisor's first ping within this many seconds; it
+        # imports the whole CLI and opens the instance first (5 s, uvicorn's default, was too
+        # short on a loaded 2-core machine: every worker was killed and restarted forever)
+        timeout_worker_healthcheck=60,
         proxy_headers=False,
         server_header=False,  # no software name in responses (issue 11)
     )

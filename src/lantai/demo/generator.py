@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -282,6 +283,23 @@ def _in_years(year: int, start: int | None, end: int | None) -> bool:
     return (start is None or year >= start) and (end is None or year <= end)
 
 
+@lru_cache(maxsize=256)
+def _workdays(year: int, today: date, holidays: frozenset[str]) -> list[str]:
+    """Weekdays of ``year`` up to ``today`` that are not holidays (MMDD), as YYYYMMDD, ascending.
+
+    Cached: a run's probe and its drawing both need every year of the plan (callers only read).
+    """
+    first = date(year, 1, 1).toordinal()
+    last = min(date(year, 12, 31).toordinal(), today.toordinal())
+    out: list[str] = []
+    for d in map(date.fromordinal, range(first, last + 1)):
+        if d.weekday() < 5:
+            md = f"{d.month:02d}{d.day:02d}"
+            if md not in holidays:
+                out.append(f"{year:04d}{md}")
+    return out
+
+
 class _Synth:
     """Draws the element values (stored form) of synthetic items, deterministic by seed."""
 
@@ -316,14 +334,7 @@ class _Synth:
             valid = [i for i in pool if i.weight and _in_years(year, i.from_, i.to)]
             if valid:
                 issuers[source] = _Choice(valid, [i.weight for i in valid])
-        first, last = date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal()
-        last = min(last, self.today.toordinal())
-        holidays = self.v.holidays
-        days = [
-            d.strftime("%Y%m%d")
-            for d in map(date.fromordinal, range(first, last + 1))
-            if d.weekday() < 5 and d.strftime("%m%d") not in holidays
-        ]
+        days = _workdays(year, self.today, self.v.holidays)
         if not days:
             raise InputError(f"{year} 年没有不晚于今天的工作日，不能生成该年度的条目")
         if "own" not in issuers:

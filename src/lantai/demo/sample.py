@@ -1,5 +1,10 @@
 """The demo instance's sample data (``lantai demo load``): users, two fonds, real texts.
 
+The generated 文书档案 of Z109 reach back to 1990: the items older than 25 years that are 公开
+carry the 开放标识 of an earlier review (the generator's ``open_status_old``), and ``load_demo``
+publishes every 开放 record through the 上网审查 service (``publish_all_open``), so the public
+portal of the demo has records to find; 控制 and 未审核 records are never published.
+
 ``load_demo`` is idempotent: it creates only what is missing (users by name, fonds by 全宗号,
 series by title, items by title within their parent, generated items when the fonds has none),
 so running it twice changes nothing the second time. Every record goes through the catalogue
@@ -135,6 +140,7 @@ class DemoSummary:
     fonds_ids: dict[str, int]
     created_records: int
     generated_records: int
+    published_records: int = 0  # 开放 records this run published to the public portal
 
     @property
     def created_users(self) -> int:
@@ -201,21 +207,23 @@ def load_demo(inst: Instance, *, actor: Actor | None = None) -> DemoSummary:
     created += n
     office_id, n, generated = _office_fonds(inst, actor, data)
     created += n + generated
-    _publish_open(inst, actor)
+    published = _publish_open(inst, actor)
     return DemoSummary(
         url=data.url,
         logins=logins,
         fonds_ids={data.reference_fonds.code: ref_id, data.office_fonds.code: office_id},
         created_records=created,
         generated_records=generated,
+        published_records=published,
     )
 
 
-def _publish_open(inst: Instance, actor: Actor) -> None:
-    """Publish the demo's 开放 records (上网审查 approved) so the public portal shows them."""
+def _publish_open(inst: Instance, actor: Actor) -> int:
+    """Publish the demo's 开放 records not yet published (上网审查 batch per 全宗, approved through
+    the publication service) so the public portal shows them; returns how many."""
     from lantai.appraisal.publication import publish_all_open
 
-    publish_all_open(inst, actor, reason="示例数据：开放档案经上网审查后公布")
+    return len(publish_all_open(inst, actor, reason="示例数据：开放档案经上网审查后公布"))
 
 
 def _users(inst: Instance, actor: Actor, data: SampleData) -> tuple[DemoLogin, ...]:

@@ -65,8 +65,8 @@ class OcrSettings(_Strict):
     low_confidence: float = Field(gt=0, le=1)
     render_dpi: int = Field(ge=100, le=1200)
     max_side: int = Field(ge=500, le=10000)
-    det_max_side: int = Field(1280, ge=320, le=10000)
-    rec_batch: int = Field(6, ge=1, le=64)
+    det_max_side: int = Field(1024, ge=320, le=10000)
+    rec_batch: int = Field(1, ge=1, le=64)
     threads: int = Field(ge=1, le=64)
     tesseract_languages: dict[Literal["simplified", "traditional", "vertical"], str]
     pdf_dpi: int = Field(ge=72, le=600)

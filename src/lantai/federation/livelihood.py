@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.access.accounts import id_key, mask_id
 from lantai.access.uselog import Use, log_use
 from lantai.appraisal.screening.identity import id18_valid
@@ -304,6 +305,7 @@ def _record(
     )
     session.add(step)
     session.flush()
+    faults.point("livelihood.step.recorded")  # state and step written, event not (tx open)
     inst.audit.append(
         session,
         actor=actor[:64] if local else f"node:{node}",
@@ -688,6 +690,7 @@ def apply_remote_step(
         req.certificate_sha256 = hashlib.sha256(pdf).hexdigest()
         req.certificate_pdf = pdf
         extra = {"certificate": req.certificate_code, "verified": True}
+        faults.point("livelihood.certificate.received")  # kept on the request, step not
     if state in (State.ISSUED, State.NOT_FOUND):
         req.result_note = note
         due = _due(inst, req, state, utcnow())  # the 受理馆's 2 days run from arrival here

@@ -26,6 +26,7 @@ import httpx2
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType, Outcome
 from lantai.federation.config import federation_config
 from lantai.federation.identity import node_key, require_node
@@ -197,6 +198,7 @@ def deliver_due(inst: Instance, *, limit: int = 200) -> DeliveryReport:
                     message_id=msg_id,
                 )
             url = partners.get(recipient)
+            faults.point("federation.outbox.sending")  # committed long ago, signed, not sent
             try:
                 if url is None:
                     raise ValueError(f"协作馆 {recipient} 未登记")
@@ -205,6 +207,7 @@ def deliver_due(inst: Instance, *, limit: int = 200) -> DeliveryReport:
                 _failed(inst, msg_id, f"{type(exc).__name__}: {exc}"[:2000])
                 report.failed[msg_id] = str(exc)
                 break
+            faults.point("federation.outbox.acknowledged")  # partner has it; ours says pending
             if status in ("applied", "duplicate"):
                 _done(inst, msg_id)
                 report.delivered.append(msg_id)

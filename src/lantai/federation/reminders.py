@@ -133,6 +133,9 @@ def ensure_schedule(s: Session, *, delay: timedelta = timedelta(0)) -> bool:
 
 def _next(inst: Instance) -> None:
     with inst.db.write() as s:
+        queued = select(Job.id).where(Job.kind == REMIND_KIND, Job.state == JobState.QUEUED.value)
+        if s.scalar(queued) is not None:
+            return  # a run killed after queuing its next day is given up: one daily check only
         job = enqueue(s, REMIND_KIND, {"scheduled": True}, created_by=ACTOR, max_attempts=1)
         job.run_after = utcnow() + INTERVAL
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from lantai import faults
 from lantai.audit import EventType, Outcome
 from lantai.errors import InputError, LantaiError
 from lantai.federation.config import federation_config
@@ -121,6 +122,7 @@ def receive(inst: Instance, wire: Any) -> dict[str, Any]:
                 if handler is None:
                     raise InputError(f"不支持的消息类型「{env.type}」")
                 handler(inst, s, env, body)
+                faults.point("federation.inbox.applied")  # applied, no idempotency record yet
                 s.add(
                     FederationInbox(
                         message_id=env.id,
@@ -152,4 +154,5 @@ def receive(inst: Instance, wire: Any) -> dict[str, Any]:
                         error=error[:2000],
                     )
                 )
+    faults.point("federation.inbox.committed")  # committed; the sender has no ack yet
     return signed_reply(inst, env.sender, "ack", {"ack": env.id, "status": status, "error": error})

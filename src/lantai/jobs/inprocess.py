@@ -221,5 +221,7 @@ class InProcessRunner:
             except Exception:
                 log.exception("renewing job leases failed")
                 continue
-            for job_id in lost:
+            with self._lock:  # a job that ended while renew() waited was not taken over
+                lost &= self._active
+            for job_id in sorted(lost):
                 log.warning("lease of job %s was taken over by another worker", job_id)

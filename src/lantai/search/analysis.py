@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from operator import add
 
@@ -180,12 +181,28 @@ def query_slots(folded: str) -> list[Slot]:
 # -- highlighting ----------------------------------------------------------------------------------
 
 
-def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+# Short texts (titles, 责任者, 档号 of the hits) recur from search to search: their folds are kept.
+_FOLD_CACHE_CHARS = 512
+
+
+def fold_with_offsets(text: str) -> tuple[str, Sequence[int]]:
     """Folded text and, for each of its characters, the index of the source character.
 
     Used to place highlights in the original text. Folding is character by character when the
     whole-text fold changes the length (rare: ligatures, phrase conversions), so offsets stay exact.
     """
+    if len(text) <= _FOLD_CACHE_CHARS:
+        return _fold_with_offsets_cached(text)
+    return _fold_with_offsets(text)
+
+
+@lru_cache(maxsize=16_384)
+def _fold_with_offsets_cached(text: str) -> tuple[str, tuple[int, ...]]:
+    folded, offsets = _fold_with_offsets(text)
+    return folded, tuple(offsets)
+
+
+def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     folded = fold_text(text)
     if len(folded) == len(text):
         offsets = list(range(len(text)))

@@ -99,13 +99,16 @@ def api_docs(_: Actor = require(Perm.PUBLIC)) -> HTMLResponse:
     return HTMLResponse(_DOCS_HTML, headers={"content-security-policy": csp})
 
 
+# Routes are matched in this order, one by one: the public portal's pages and search, the busiest
+# routes, come first (at the end of the list, matching a portal path cost 0.5 ms per request).
 ROUTERS: tuple[APIRouter, ...] = (
     health,
+    portal_pages.router,
+    search_api.public_router,
     auth_api.router,
     records_api.router,
     catalogue_io_api.router,
     search_api.router,
-    search_api.public_router,
     appraisal_api.router,
     appraisal_source_api.router,
     publication_api.router,
@@ -135,7 +138,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     users_pages.router,
     access_api.router,
     access_api.public_router,
-    portal_pages.router,
     access_pages.router,
     jobs_pages.router,
     digitisation_pages.router,
@@ -201,6 +203,8 @@ def create_app(
     )
     app.state.instance = instance
     templates = Jinja2Templates(directory=str(_web_dir() / "templates"))
+    # templates ship with the package: no stat() of every template file on every render
+    templates.env.auto_reload = False
     templates.env.globals["archive_name"] = instance.settings.archive_name
     templates.env.globals["version"] = __version__
     templates.env.globals["Perm"] = Perm

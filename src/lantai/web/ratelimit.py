@@ -69,7 +69,7 @@ def _limiter(request: Request) -> RateLimiter | None:
 def limit(name: str) -> Any:
     """Dependency enforcing bucket ``name`` for the request's client."""
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # async: no thread-pool hop for a dict lookup
         limiter = _limiter(request)
         if limiter is None:
             return

@@ -27,8 +27,8 @@ class RapidOcrEngine:
         *,
         threads: int = 2,
         max_side: int = 2500,
-        det_max_side: int = 1280,
-        rec_batch: int = 6,
+        det_max_side: int = 1024,
+        rec_batch: int = 1,
     ) -> None:
         try:
             from rapidocr import RapidOCR
@@ -45,6 +45,8 @@ class RapidOcrEngine:
             "Rec.rec_batch_num": rec_batch,
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # the arena reuses buffers between the differently shaped line crops (-7 % CPU)
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         }
         self._engine = RapidOCR(params=params)
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)

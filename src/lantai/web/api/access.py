@@ -144,6 +144,7 @@ def register_api(
     __: None = limit("register"),
 ) -> dict[str, Any]:
     inst = get_instance(request)
+    hashed = inst.users.hashing.hash(body.password)  # not in the write transaction
     with inst.db.write() as s:
         user = register(
             inst,
@@ -156,6 +157,7 @@ def register_api(
                 body.user_type,
                 body.unit_name,
             ),
+            password_hash=hashed,
         )
         return {"ok": True, "username": user.username}
 

@@ -32,9 +32,11 @@ def start_session(inst: Instance, username: str, password: str, client: str) -> 
     """Authenticate and open a session; the failure event is committed even though login fails."""
     user: User | None = None
     failure: Exception | None = None
+    with inst.db.read() as s:  # the password hash is checked before the write transaction
+        checked = inst.users.check_password(s, username, password)
     with inst.db.write() as s:
         try:
-            user = inst.users.authenticate(s, username, password, client=client)
+            user = inst.users.authenticate(s, username, password, client=client, checked=checked)
         except Exception as exc:  # committed below with the failure event
             failure = exc
         if user is not None:

@@ -191,10 +191,16 @@ class VerificationOut(BaseModel):
     applicant: str | None = Field(description="申请人（已遮蔽，仅首字）")
     citations: list[dict[str, str]]
     digest_algorithm: str | None
-    digest: str | None
+    digest: str | None = Field(description="签名摘要：电子签名覆盖部分的摘要（digest_algorithm）")
     key_id: str | None
     algorithm: str | None
     registered: bool
+    file_sha256: str | None = Field(
+        None, description="登记摘要：出具时登记的整个证明文件的 SHA-256（本馆登记的证明）"
+    )
+    uploaded_sha256: str | None = Field(
+        None, description="上传文件摘要：所上传文件的 SHA-256（按文件查验时）"
+    )
 
 
 def certificate_out(request: Request, row: Certificate) -> CertificateOut:

@@ -1,6 +1,7 @@
 """Certificate pages: the public verification page and the staff register.
 
-- ``GET /verify`` — enter a verification code, or upload a certificate PDF (public, zh-CN).
+- ``GET /verify`` — enter a verification code, or upload a certificate PDF (public, zh-CN; in the
+  public portal's layout, the staff layout only for staff).
 - ``GET /verify/{code}`` — the result for a code (what the QR code on a certificate opens).
 - ``POST /verify`` — the result for an uploaded file (size-limited, rate-limited).
 - ``GET /certificates`` — staff: issued certificates, newest first, with re-download and revoke.
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from lantai.access.accounts import CITIZEN_ROLE
 from lantai.certificates import list_certificates, revoke_certificate, verify_code, verify_file
 from lantai.certificates.codes import display
 from lantai.errors import InputError, LantaiError
@@ -25,6 +27,7 @@ from lantai.security import Actor, Perm
 from lantai.store.certificates import CertificateKind, CertificateStatus
 from lantai.web.api.certificates import certificate_limit, read_upload
 from lantai.web.deps import get_instance, require
+from lantai.web.pages.portal import _portal
 from lantai.web.pages.render import render
 
 __all__ = ["router"]
@@ -33,12 +36,22 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _verify_page(request: Request, actor: Actor, **context: Any) -> HTMLResponse:
+def _is_staff(actor: Actor) -> bool:
+    return actor.user_id is not None and CITIZEN_ROLE not in actor.roles
+
+
+def _verify_page(request: Request, actor: Actor, **context: Any) -> Response:
+    """The verification page in the staff layout for staff, else in the public portal's layout
+    (rendered as the portal renders its pages, so a citizen sees their portal header)."""
     context.setdefault("result", None)
     context.setdefault("code", "")
     context.setdefault("error", None)
     status = context.pop("status_code", 200)
-    return render(request, "verify.html", actor, status_code=status, **context)
+    if _is_staff(actor):
+        return render(
+            request, "verify.html", actor, status_code=status, layout="base.html", **context
+        )
+    return _portal(request, "verify.html", actor, status, layout="portal_base.html", **context)
 
 
 @router.get("/verify", response_class=HTMLResponse)

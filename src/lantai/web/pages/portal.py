@@ -265,8 +265,9 @@ async def register_submit(
     reg = Registration(real_name, id_number, phone, password, user_type, unit_name)
 
     def run() -> None:
+        hashed = inst.users.hashing.hash(password)  # not in the write transaction
         with inst.db.write() as s:
-            register(inst, s, reg)
+            register(inst, s, reg, password_hash=hashed)
 
     try:
         await run_in_threadpool(run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from lantai.errors import LantaiError
 from lantai.search import SearchParams, SearchResults
 from lantai.search.query import FACET_NAMES
-from lantai.search.service import SORTS
+from lantai.search.service import SORTS, FacetValue
 from lantai.security import Actor, Perm
 from lantai.web.api.search import PUBLIC_FACETS, run_search, search_params
 from lantai.web.deps import require
@@ -101,18 +101,35 @@ def _toggle(p: SearchParams, name: str, value: str, selected: bool) -> SearchPar
     return replace(p, page=1, **changes)
 
 
+def _facet_links(base: str, p: SearchParams, name: str, values: list[FacetValue]) -> list[Link]:
+    """The links of one facet: ``_href(base, _toggle(p, name, value, selected))`` for each value,
+    with the query parameters of everything else encoded once (a results page shows up to 150
+    facet values; building each link from scratch took ~2.5 ms per page)."""
+    keys = ("year_from", "year_to") if name == "year" else (_MULTI[name],)
+    others = urlencode([(k, v) for k, v in _pairs(replace(p, page=1)) if k not in keys])
+    current: tuple[str, ...] = () if name == "year" else getattr(p, name)
+    encoded = {x: f"{keys[0]}={quote_plus(x)}" for x in current}
+    links = []
+    for v in values:
+        if name == "year":
+            year = quote_plus(v.value)
+            own = [] if v.selected else [f"year_from={year}", f"year_to={year}"]
+        elif v.selected:
+            own = [e for x, e in encoded.items() if x != v.value]
+        else:
+            own = [*encoded.values(), f"{keys[0]}={quote_plus(v.value)}"]
+        query = "&".join([others, *own] if others else own)
+        links.append(Link(v.label, f"{base}?{query}" if query else base, v.count, v.selected))
+    return links
+
+
 def _view(base: str, p: SearchParams, res: SearchResults | None, public: bool) -> dict[str, Any]:
     facets: list[tuple[str, list[Link]]] = []
     if res is not None:
         for name, values in res.facets.items():
             if public and name not in PUBLIC_FACETS:
                 continue
-            links = [
-                Link(
-                    v.label, _href(base, _toggle(p, name, v.value, v.selected)), v.count, v.selected
-                )
-                for v in values[:30]
-            ]
+            links = _facet_links(base, p, name, values[:30])
             if links:
                 facets.append((FACET_NAMES[name], links))
     active: list[Link] = []
