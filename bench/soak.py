@@ -75,6 +75,7 @@ from portal import (
     _cpu_seconds,
     _goal,
     _published,
+    _tree,
     bench_config,
     ensure_index,
     portal_db,
@@ -169,25 +170,6 @@ def add_accounts(home: Path, staff: int) -> None:
 
 
 # -- the server's process ----------------------------------------------------------------------
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (uvicorn workers, helper processes)."""
-    parents: dict[int, list[int]] = defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parents[int(stat.rsplit(")", 1)[1].split()[1])].append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, ()))
-    return out
 
 
 def _status(pid: int) -> dict[str, int]:
