@@ -6,6 +6,7 @@ The benchmarks are scripts (``python bench/<name>.py``), so this module is impor
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -56,3 +57,21 @@ def machine(load_at_start: list[float] | None = None, **extra: Any) -> dict[str,
         "load_average_at_start": load_at_start if load_at_start is not None else load_average(),
         "platform": platform.platform(),
     }
+
+
+def print_report(
+    name: str,
+    results: dict[str, Any],
+    goals: list[dict[str, Any]],
+    load_at_start: list[float],
+    **extra: Any,
+) -> None:
+    """Print the one JSON object of a benchmark: ``bench``, ``machine`` (with the load average
+    at the start and now, at the end), ``results`` and ``goals``."""
+    report = {
+        "bench": name,
+        "machine": {**machine(load_at_start, **extra), "load_average_at_end": load_average()},
+        "results": results,
+        "goals": goals,
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -57,7 +57,7 @@ import yaml
 from sqlalchemy import func, select
 
 import wrk
-from benchlib import load_average, log, machine
+from benchlib import load_average, log, print_report
 from lantai.access.config import ACCESS_FILE_NAME
 from lantai.demo.generator import generate_records
 from lantai.instance import Instance
@@ -525,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         reqs = request_mix(home, a.mix_size)
         results["mix_shares"] = dict(Counter(t for t, _, _ in reqs))
         config = bench_config(OUT / f"config-{a.records}")
-        proc, base = start_server(home, config, workers=a.workers)
+        server_log = OUT / f"server-{a.records}.log"  # kept for inspection
+        results["server_log"] = str(server_log)
+        proc, base = start_server(home, config, workers=a.workers, log_file=server_log)
         health: list[tuple[str, str, dict[str, Any]]] = [("health", "/api/health", {})]
         if a.client == "wrk":
             results["mix"] = measure_wrk("mix", base, proc.pid, reqs, a)
@@ -555,16 +557,9 @@ def main(argv: list[str] | None = None) -> int:
             stop_server(proc)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["date"] = date.today().isoformat()
-    report = {
-        "bench": "portal",
-        "machine": {
-            **machine(load, httpx2=httpx2.__version__),
-            "load_average_at_end": load_average(),
-        },
-        "results": results,
-        "goals": goals(results, a.records, a.clients),
-    }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
+    print_report(
+        "portal", results, goals(results, a.records, a.clients), load, httpx2=httpx2.__version__
+    )
     return 1 if failed else 0
 
 

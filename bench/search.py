@@ -49,7 +49,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
-from benchlib import load_average, log, machine
+from benchlib import load_average, log, print_report
 from lantai.demo.generator import generate_records, load_vocabulary
 from lantai.instance import Instance
 from lantai.search import Indexer, SearchHome, SearchParams, SearchReader, SearchService
@@ -777,13 +777,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{size:,}: failed: {exc}")
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["date"] = date.today().isoformat()
-    report = {
-        "bench": "search",
-        "machine": {**machine(load, **_engines()), "load_average_at_end": load_average()},
-        "results": results,
-        "goals": goals(results, sizes, a.rebuild_at),
-    }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
+    print_report("search", results, goals(results, sizes, a.rebuild_at), load, **_engines())
     return 1 if failed else 0
 
 

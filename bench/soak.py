@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import math
 import random
 import re
@@ -66,7 +65,7 @@ from typing import Any
 import httpx2
 from sqlalchemy import func, select
 
-from benchlib import load_average, log, machine
+from benchlib import load_average, log, print_report
 from ingest import make_bag, make_payload, to_tar
 from lantai.appraisal.screening.identity import id18_check_digit
 from lantai.security import Actor
@@ -838,16 +837,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["date"] = date.today().isoformat()
-    report = {
-        "bench": "soak",
-        "machine": {
-            **machine(load, httpx2=httpx2.__version__),
-            "load_average_at_end": load_average(),
-        },
-        "results": results,
-        "goals": goals(results) if soak is not None else [],
-    }
-    print(json.dumps(report, ensure_ascii=False, indent=2))
+    found = goals(results) if soak is not None else []
+    print_report("soak", results, found, load, httpx2=httpx2.__version__)
     return 1 if failed or results.get("errors") else 0
 
 

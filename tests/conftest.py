@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,39 @@ def shared_fixtures_dir() -> Path:
     pytest.skip("shared fixtures (../shared/fixtures) not found; set LANTAI_SHARED_FIXTURES")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run the migrations once per session; a new SQLite instance starts from a copy of that file.
+
+    ``Instance.initialise`` migrates an empty database to head (~0.7 s of DDL on SQLite, most of
+    a small test's time). The template is made by the same ``upgrade`` on an empty file, so a copy
+    is byte for byte what the migrations would have produced; an existing database, PostgreSQL
+    and any other revision go through the real ``upgrade``. Tests of the migrations themselves
+    call ``lantai.store.migrate.upgrade`` and are not affected.
+    """
+    from sqlalchemy.engine import make_url
+
+    import lantai.instance
+    from lantai.store.migrate import upgrade
+
+    template = tmp_path_factory.mktemp("migrated") / "template.db"
+    upgrade(f"sqlite:///{template}")
+
+    def from_template(url: str, revision: str = "head") -> None:
+        u = make_url(url)
+        target = Path(u.database) if u.database and u.get_backend_name() == "sqlite" else None
+        if revision != "head" or target is None or target.exists():
+            upgrade(url, revision)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, target)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(lantai.instance, "upgrade", from_template)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return shared_fixtures_dir()
@@ -59,24 +93,66 @@ def pg_server() -> str:
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_database(pg_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+def _pg_create(pg_server: str, template: str = "template0") -> str:
+    """Create ``lantai_test_<random>`` from ``template``; its SQLAlchemy URL."""
     import psycopg
 
     name = f"lantai_test_{secrets.token_hex(6)}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (template,)
+        )
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" ENCODING \'UTF8\'')
     base = pg_server.rsplit("/", 1)[0]
-    url = f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+
+
+def _pg_drop(pg_server: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    url = _pg_create(pg_server)
     try:
         yield url
     finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        _pg_drop(pg_server, url)
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_template(pg_server: str) -> Iterator[str]:
+    """A database migrated to head once per session, the template of ``pg_migrated_database``."""
+    from lantai.store.migrate import upgrade
+
+    url = _pg_create(pg_server)
+    try:
+        upgrade(url)
+        yield url.rsplit("/", 1)[1]
+    finally:
+        _pg_drop(pg_server, url)
+
+
+@pytest.fixture
+def pg_migrated_database(pg_server: str, pg_migrated_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database already at head (a copy of the template); dropped afterwards.
+
+    PostgreSQL copies the template's files, so the schema is exactly what the migrations made;
+    ``Instance.initialise`` then finds it at head and only writes the first event.
+    """
+    url = _pg_create(pg_server, pg_migrated_template)
+    try:
+        yield url
+    finally:
+        _pg_drop(pg_server, url)
 
 
 def make_settings(home: Path, database_url: str = "", **overrides: Any) -> Settings:
@@ -106,7 +182,7 @@ def any_instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ins
     if request.param == "sqlite":
         s = make_settings(tmp_path / "home")
     else:
-        url = request.getfixturevalue("pg_database")
+        url = request.getfixturevalue("pg_migrated_database")
         s = make_settings(tmp_path / "home", database_url=url)
     inst = Instance.initialise(s)
     inst.catalogue.today = lambda: date(2026, 11, 21)

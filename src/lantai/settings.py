@@ -161,6 +161,15 @@ class Settings(BaseSettings):
             "another host is taken over once its lease expires."
         ),
     )
+    malloc_arena_max: int = Field(
+        2,
+        ge=0,
+        description=(
+            "glibc malloc arenas of `lantai serve` and `lantai worker` (and their worker "
+            "processes). Few arenas keep a long-running server's memory flat; 0 keeps glibc's "
+            "default (8 per core). An explicit MALLOC_ARENA_MAX in the environment wins."
+        ),
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0", description="Redis of the 'redis' jobs backend."
     )

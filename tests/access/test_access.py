@@ -8,22 +8,43 @@ import io
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from access.conftest import Catalogue, id_number
 from lantai.access.appointments import book
 from lantai.access.config import load_access_config
+from lantai.access.copies import (
+    PageCounts,
+    count_pages,
+    list_pages,
+    page_count_columns,
+    page_counts,
+)
 from lantai.access.uselog import annual_figures
 from lantai.errors import Conflict
 from lantai.instance import Instance
 from lantai.security import Actor, Perm
-from lantai.store import AccessGrant, Citizen, UseLog, User, utcnow
+from lantai.store import (
+    AccessGrant,
+    Citizen,
+    IngestTransfer,
+    Record,
+    RecordFile,
+    ScanBatch,
+    ScanDerivative,
+    ScanPage,
+    UseLog,
+    User,
+    utcnow,
+)
 from lantai.web.app import ROUTERS
 from lantai.web.ratelimit import RateLimiter
 from web_support import login
@@ -435,3 +456,88 @@ def test_passwords_are_hashed_outside_the_write_transaction(
     kinds = [k for k, _ in free]
     assert kinds.count("hash") >= 2 and kinds.count("verify") >= 4, free
     assert all(ok for _, ok in free), free
+
+
+def _statements(inst: Instance) -> Iterator[list[str]]:
+    """The SQL statements run on ``inst``'s database inside the block (BEGIN left out)."""
+    seen: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(inst.db.engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(inst.db.engine, "before_cursor_execute", listen)
+
+
+def test_record_page_and_search_page_read_the_database_in_few_statements(
+    client: TestClient, staffed: Instance, catalogue: Catalogue
+) -> None:
+    """The record page of a published record reads it, its 全宗, published form, texts and page
+    count in ONE statement (it took nine); a page of public hits reads rows and masked values in
+    one, and the masked texts in a second."""
+    page = f"/portal/records/{catalogue.published}"
+    search = ("/portal/search", {"q": "青铜鼎"})
+    assert client.get(page).status_code == 200  # warm: caches, the visitor cookie
+    assert client.get(search[0], params=search[1]).status_code == 200
+    with contextmanager(_statements)(staffed) as seen:
+        r = client.get(page)
+    assert r.status_code == 200 and "/pages/1.jpg" in r.text
+    assert len(seen) == 1, seen
+    with contextmanager(_statements)(staffed) as seen:
+        r = client.get(search[0], params=search[1])
+    assert r.status_code == 200 and f"/portal/records/{catalogue.published}" in r.text
+    assert len(seen) <= 2, seen
+
+
+def test_page_counts_say_what_listing_the_pages_says(
+    staffed: Instance, catalogue: Catalogue
+) -> None:
+    """The record page counts pages from the columns read with the record; the viewer lists
+    them. Both agree for scans, a searchable PDF, born-digital files and nothing at all."""
+    inst = staffed
+    with inst.db.write() as s:
+        batch = ScanBatch(uid="pdf", name="pdf", source_path="/x", package_id="p", created_by="t")
+        transfer = IngestTransfer(
+            uid="files", source_name="f", source_path="/x", state="done", created_by="t"
+        )
+        s.add_all([batch, transfer])
+        s.flush()
+        for pages in (2, 3):  # the latest searchable PDF counts
+            s.add(
+                ScanDerivative(
+                    record_id=catalogue.published_other, batch_id=batch.id,
+                    kind="searchable_pdf" if pages == 3 else "other", object_key="k",
+                    size=1, sha256="0" * 64, pages=pages,
+                )
+            )  # fmt: skip
+        # its scanned page does not decode: its born-digital files are what it shows
+        s.execute(
+            update(ScanPage)
+            .where(ScanPage.record_id == catalogue.open_unpublished)
+            .values(decodes=False)
+        )
+        for pos, name in enumerate(("a.png", "b.txt", "c.jpg")):
+            s.add(
+                RecordFile(
+                    record_id=catalogue.open_unpublished, transfer_id=transfer.id, aip_id="aip",
+                    path=f"data/{name}", position=pos, size=1, sha256="0" * 64, sm3="0" * 64,
+                )
+            )  # fmt: skip
+    cases = {
+        catalogue.published: 1,  # one scanned page
+        catalogue.published_other: 3,
+        catalogue.open_unpublished: 2,  # the two images
+        catalogue.postponed + 10_000: 0,  # no such record: nothing at all
+    }
+    with inst.db.engine.connect() as conn, inst.db.read() as s:
+        for record_id, expected in cases.items():
+            row = conn.execute(
+                select(*page_count_columns(Record.id)).where(Record.id == record_id)
+            ).one_or_none()
+            counts = page_counts(row) if row is not None else PageCounts(0, None, False)
+            assert count_pages(inst, conn, record_id, counts) == expected, record_id
+            assert len(list_pages(inst, s, record_id)) == expected, record_id

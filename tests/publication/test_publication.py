@@ -16,6 +16,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from factories import create_fonds, create_series
+from lantai.access.copies import PageCounts
+from lantai.access.portal import portal_record
 from lantai.appraisal.publication import (
     PublicationService,
     export_open_catalogue,
@@ -122,6 +124,28 @@ def test_published_snippet_masks_id_number_and_phone(any_kit: SearchKit, fonds: 
         public = s.scalar(select(PublishedText.text).where(PublishedText.record_id == fonds.open_a))
     assert master == TEXT
     assert public is not None and ID not in public and len(public) == len(TEXT)
+
+
+def test_portal_record_shows_the_published_masked_form_only(
+    any_kit: SearchKit, fonds: Fonds
+) -> None:
+    """The record page's one statement (record, 全宗, published form, texts, page counts) shows the
+    masked texts of a published record, and nothing of an unpublished or 控制 one."""
+    kit = any_kit
+    add_text(kit.inst, OP, fonds.open_a, "附件", "ocr", "附件记载出土经过。")
+    publish(kit, [fonds.open_a])
+    cat = kit.inst.catalogue
+    with kit.inst.db.engine.connect() as conn, kit.inst.db.read() as s:
+        for db in (conn, s):
+            rec = portal_record(cat, db, fonds.open_a, None, with_pages=True)
+            assert rec is not None and rec.access == "published"
+            assert rec.title == "关于青铜鼎出土情况的报告" and rec.fonds_code == fonds.fonds_code
+            assert [part for part, _ in rec.texts] == ["正文", "附件"]
+            assert ID not in rec.texts[0][1] and f"{ID[:6]}********{ID[-4:]}" in rec.texts[0][1]
+            assert rec.page_counts == PageCounts(0, None, False)
+            assert portal_record(cat, db, fonds.open_a, None, with_texts=False).texts == []  # type: ignore[union-attr]
+            for hidden in (fonds.open_b, fonds.controlled, fonds.controlled + 1000):
+                assert portal_record(cat, db, hidden, None, with_pages=True) is None
 
 
 def test_controlled_record_can_never_be_published(any_kit: SearchKit, fonds: Fonds) -> None:

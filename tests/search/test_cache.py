@@ -3,6 +3,7 @@ and cached hits are still re-checked against the database (an unpublished record
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
 from factories import create_fonds, create_series
@@ -70,3 +71,26 @@ def test_cached_hits_are_rechecked_against_the_database(kit: SearchKit) -> None:
     hits = kit.service.cache.ranked.hits
     assert kit.search(public, q="防汛").hits == []
     assert kit.service.cache.ranked.hits == hits + 1
+
+
+def test_plans_are_kept_per_query_but_errors_are_not(kit: SearchKit) -> None:
+    from lantai.errors import ValidationFailed
+    from lantai.search import SearchParams
+    from lantai.search.service import PLAN_ENTRIES
+
+    service = kit.service
+    params = SearchParams(q="防汛 门类:文书", category=("WS",), year_from=2001, year_to=2009)
+    first = service.plan(params)
+    hits = service._plans.hits
+    first[0].clear()  # the caller's lists are its own
+    again = service.plan(SearchParams(q=params.q, category=("WS",), year_from=2001, year_to=2009))
+    assert service._plans.hits == hits + 1
+    assert again == service._plan(params) and again[0]
+    # page, size, order and facets do not change the plan: the same entry
+    service.plan(SearchParams(**{**params.__dict__, "page": 3, "size": 50, "sort": "date_asc"}))
+    assert service._plans.hits == hits + 2
+    bad = SearchParams(q="门类:不存在")
+    for _ in range(2):
+        with pytest.raises(ValidationFailed):
+            service.plan(bad)
+    assert service._plans.size == PLAN_ENTRIES and len(service._plans) == 1

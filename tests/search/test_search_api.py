@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -308,7 +309,7 @@ def test_facet_links_are_the_toggled_searches(params: SearchParams) -> None:
     from urllib.parse import parse_qsl, urlsplit
 
     from lantai.search.service import FacetValue
-    from lantai.web.pages.search import _facet_links, _href, _toggle
+    from lantai.web.pages.search import _facet_links, _href, _pairs, _toggle
 
     def query(href: str) -> list[tuple[str, str]]:
         return sorted(parse_qsl(urlsplit(href).query))
@@ -326,7 +327,140 @@ def test_facet_links_are_the_toggled_searches(params: SearchParams) -> None:
             else set(getattr(params, name, ()) or ())
         )
         shown = [FacetValue(value=v, label=v, count=1, selected=v in current) for v in values]
-        for link, v in zip(_facet_links("/s", params, name, shown), shown, strict=True):
+        links = _facet_links("/s", params, name, shown, _pairs(replace(params, page=1)))
+        for link, v in zip(links, shown, strict=True):
             expected = _href("/s", _toggle(params, name, v.value, v.selected))
             assert query(link.href) == query(expected), (name, v.value)
             assert link.href.startswith("/s")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SearchParams(),
+        SearchParams(q="档案 开放", category=("WS",), page=3, size=50),
+        SearchParams(q="a&b=c", fonds=("Z109", "Z 1/2"), year_from=1999, year_to=1999),
+        SearchParams(sort="date_desc", page=7),
+    ],
+)
+def test_page_links_are_the_paged_searches(params: SearchParams) -> None:
+    """The pager's links, made from the first page's encoded parameters, are exactly the
+    links of each page's search."""
+    from urllib.parse import urlencode
+
+    from lantai.web.pages.search import _href, _page_href, _pairs
+
+    first_query = urlencode(_pairs(replace(params, page=1)))
+    for n in range(1, 12):
+        assert _page_href("/s", first_query, n) == _href("/s", replace(params, page=n)), n
+
+
+def _query_app() -> Any:
+    """Routes reading the search parameters as FastAPI does (``/declared``, the signature
+    declared on the route) and as Lantai does (``/read``), answering their values or 422."""
+    import inspect
+    from dataclasses import asdict
+
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from lantai.web.api.search import _query, checked, search_params
+
+    def declared(**values: Any) -> dict[str, Any]:
+        return values
+
+    declared.__signature__ = inspect.signature(_query, eval_str=True)  # type: ignore[attr-defined]
+    app = FastAPI()
+
+    @app.exception_handler(RequestValidationError)
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [[list(e["loc"]), e["msg"], e["type"]] for e in exc.errors()]
+        return JSONResponse(errors, status_code=422)
+
+    @app.get("/declared")
+    def by_fastapi(values: dict[str, Any] = Depends(declared)) -> dict[str, Any]:
+        return values
+
+    @app.get("/read")
+    def by_lantai(p: SearchParams = Depends(search_params)) -> dict[str, Any]:
+        return asdict(checked(p))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=a&page=abc",
+        "page=1.5&size=x",
+        "facets=maybe",
+        "q=" + "x" * 1001,
+        "q=a&title=" + "x" * 1001 + "&year_from=123456789",
+        "within=" + "&within=".join(["b"] * 1001),
+        "page=-1&size=abc&facets=z&date_to=" + "9" * 21,
+        "q=a&page=99999999999999999999",
+        "q=a&page=abc&page=2",  # the last value counts
+        "q=a&page=2&page=abc",
+        "size=%201&page=1_0&facets=yes&q=ok",
+    ],
+)
+def test_parameters_are_refused_exactly_as_fastapi_refused_them(query: str) -> None:
+    with TestClient(_query_app()) as c:
+        declared = c.get(f"/declared?{query}")
+        read = c.get(f"/read?{query}")
+    assert read.status_code == declared.status_code
+    if declared.status_code == 422:
+        assert read.json() == declared.json()
+
+
+def test_parameters_are_read_as_fastapi_read_them() -> None:
+    import json
+    from dataclasses import asdict
+
+    with TestClient(_query_app()) as c:
+        r = c.get(
+            "/read?q=a&q=b&fonds=Z1&fonds=&fonds=Z2&within=&page=2&size=5&facets=no"
+            "&year_from=1999&collection=民生&unknown=1"
+        )
+    expected = SearchParams(
+        q="b",
+        fonds=("Z1", "Z2"),
+        page=2,
+        size=5,
+        facets=False,
+        year_from=1999,
+        collections=("民生",),
+    )
+    assert r.status_code == 200 and r.json() == json.loads(json.dumps(asdict(expected)))
+
+
+def test_openapi_parameters_are_the_declared_ones_in_fastapis_place() -> None:
+    from fastapi import FastAPI
+
+    from lantai.web.api import search as search_api
+    from lantai.web.openapi import install_openapi
+
+    reference = FastAPI()
+    reference.get("/")(search_api._query)
+    declared = reference.openapi()["paths"]["/"]["get"]["parameters"]
+    app = FastAPI()
+    install_openapi(app)
+    app.include_router(search_api.router)
+    app.include_router(search_api.public_router)
+    for operation in (p["get"] for p in app.openapi()["paths"].values()):
+        assert operation["parameters"] == declared
+        assert list(operation) == ["tags", "summary", "operationId", "parameters", "responses"]
+
+
+def test_invalid_parameters_are_refused_after_the_other_checks(client: TestClient) -> None:
+    """As when FastAPI checked them: every dependency of the route runs first (a login redirect
+    or a 401 wins over the 422)."""
+    r = client.get("/search", params={"q": "档案", "page": "abc"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert client.get("/api/search", params={"page": "abc"}).status_code == 401
+    r = client.get("/api/public/search", params={"q": "档案", "page": "abc"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "page"
+    r = client.get("/public/search", params={"q": "档案", "page": "abc"})
+    assert r.status_code == 422 and "page" in r.text

@@ -18,12 +18,28 @@ LANTAI = Path(sys.executable).with_name("lantai")
 
 
 def _env(inst: Instance) -> dict[str, str]:
-    return {
+    env = {
         **os.environ,
         "LANTAI_HOME": str(inst.settings.home),
         "LANTAI_DATABASE_URL": inst.settings.resolved_database_url,
         "LANTAI_ARCHIVE_CODE": inst.settings.archive_code,
     }
+    env.pop("MALLOC_ARENA_MAX", None)  # serve sets it (LANTAI_MALLOC_ARENA_MAX, default 2)
+    return env
+
+
+def _wait_healthy(proc: subprocess.Popen[str], port: int, seconds: float) -> None:
+    """Until ``/api/health`` answers 200; fails when the server exits or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no answer from the workers within {seconds:.0f} s")
 
 
 def test_workers_need_no_background(instance: Instance) -> None:
@@ -50,19 +66,16 @@ def test_two_worker_processes_serve_one_port(instance: Instance) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 180
-        ok = False
-        while time.monotonic() < deadline and not ok:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                ok = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        assert ok, "no answer from the workers within 180 s"
+        _wait_healthy(proc, port, 180)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
         # uvicorn's two worker processes (besides multiprocessing's resource tracker)
         assert sum(b"spawn_main" in c for c in cmdlines) == 2, cmdlines
+        # the workers start with serve's malloc arena cap (lantai.malloc) in their environment
+        for child, cmdline in zip(children, cmdlines, strict=True):
+            if b"spawn_main" in cmdline:
+                environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+                assert b"MALLOC_ARENA_MAX=2" in environ
         for _ in range(4):  # pages render in the workers (no index here: nothing was indexed)
             r = httpx.get(f"http://127.0.0.1:{port}/portal", timeout=10)
             assert r.status_code == 200 and '<html lang="zh-CN">' in r.text
@@ -98,15 +111,7 @@ def test_slow_starting_workers_are_not_killed(instance: Instance, tmp_path: Path
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        ok = False
-        while time.monotonic() < deadline and not ok:
-            assert proc.poll() is None
-            try:
-                ok = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        assert ok, "no answer from the workers within 120 s"
+        _wait_healthy(proc, port, 120)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from lantai.access.copies import PageCounts, page_count_columns, page_counts
 from lantai.access.requests import GRANTABLE, active_grant
 from lantai.archival import Level
 from lantai.catalogue import Catalogue
 from lantai.search.permissions import Visibility
 from lantai.store import PublicationState, PublishedRecord, PublishedText, Record
+from lantai.store.shared import built_once
 
 __all__ = ["PortalRecord", "fonds_with_published", "portal_record"]
 
@@ -48,6 +50,7 @@ class PortalRecord:
     grant_request: int | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)
     texts: list[tuple[str, str]] = field(default_factory=list)
+    page_counts: PageCounts | None = None  # read with ``with_pages`` (the record page)
 
     @property
     def level_label(self) -> str:
@@ -60,8 +63,10 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _labelled(catalogue: Catalogue, rec: Record, values: dict[str, Any]) -> list[tuple[str, str]]:
-    scheme = catalogue.scheme_for(rec.category)
+def _labelled(
+    catalogue: Catalogue, category: str | None, values: dict[str, Any]
+) -> list[tuple[str, str]]:
+    scheme = catalogue.scheme_for(category)
     out = []
     for key, value in values.items():
         if key in _HIDDEN_FIELDS or value in (None, "", []):
@@ -71,18 +76,75 @@ def _labelled(catalogue: Catalogue, rec: Record, values: dict[str, Any]) -> list
     return out
 
 
+_FONDS = aliased(Record, name="fonds")
+
+
+@built_once
+def _statement(with_texts: bool, with_pages: bool) -> Select[*tuple[Any, ...]]:
+    """The record, its 全宗, whether the public may see it (:class:`Visibility`'s rule, ``public``),
+    its published (masked) form, and — when it is public — its published texts (one row each);
+    optionally its :func:`page_count_columns`. One statement (built once) instead of one per
+    table: the record page is the busiest page of the portal."""
+    public = _PUBLIC.sql()
+    stmt: Select[*tuple[Any, ...]] = (
+        select(
+            Record.id,
+            Record.level,
+            Record.archival_code,
+            Record.title,
+            Record.responsible,
+            Record.date,
+            Record.year,
+            Record.retention,
+            Record.doc_number,
+            Record.pages,
+            Record.open_status,
+            Record.category,
+            Record.lifecycle,
+            Record.security_rank,
+            Record.fields,
+            _FONDS.archival_code.label("fonds_code"),
+            _FONDS.title.label("fonds_title"),
+            public.label("public"),
+            PublishedRecord.record_id.label("pub_id"),
+            PublishedRecord.title.label("pub_title"),
+            PublishedRecord.responsible.label("pub_responsible"),
+            PublishedRecord.fields.label("pub_fields"),
+        )
+        .outerjoin(_FONDS, _FONDS.id == Record.fonds_id)
+        .outerjoin(PublishedRecord, PublishedRecord.record_id == Record.id)
+        .where(Record.id == bindparam("record_id"))
+    )
+    if with_texts:  # only ever read for a record the public may see
+        stmt = stmt.add_columns(
+            PublishedText.part.label("text_part"), PublishedText.text.label("text")
+        )
+        stmt = stmt.outerjoin(
+            PublishedText, and_(PublishedText.record_id == Record.id, public)
+        ).order_by(PublishedText.id)
+    if with_pages:
+        stmt = stmt.add_columns(*page_count_columns(Record.id))
+    return stmt
+
+
 def portal_record(
     catalogue: Catalogue,
-    session: Session,
+    session: Session | Connection,
     record_id: int,
     user_id: int | None,
     *,
     with_texts: bool = True,
+    with_pages: bool = False,
 ) -> PortalRecord | None:
-    rec = session.get(Record, record_id)
-    if rec is None:
+    """What the portal may show of ``record_id`` to ``user_id`` (None: the public), or None.
+
+    ``with_pages`` also reads the record's :class:`PageCounts` (``PortalRecord.page_counts``).
+    ``session`` may be a plain connection (the record page: no ORM session to set up)."""
+    conn = session.connection() if isinstance(session, Session) else session
+    rows = conn.execute(_statement(with_texts, with_pages), {"record_id": record_id}).all()
+    if not rows:
         return None
-    fonds = session.get(Record, rec.fonds_id) if rec.fonds_id else None
+    rec = rows[0]
     common: dict[str, Any] = {
         "id": rec.id,
         "level": rec.level,
@@ -93,34 +155,30 @@ def portal_record(
         "doc_number": rec.doc_number,
         "pages": rec.pages,
         "open_status": rec.open_status,
-        "fonds_code": fonds.archival_code if fonds else None,
-        "fonds_title": fonds.title if fonds else None,
+        "fonds_code": rec.fonds_code,
+        "fonds_title": rec.fonds_title,
+        "page_counts": page_counts(rec) if with_pages else None,
     }
-    public = session.scalar(select(Record.id).where(Record.id == record_id, _PUBLIC.sql()))
-    if public is not None:
-        pub = session.get(PublishedRecord, record_id)
-        assert pub is not None
+    if rec.public:
+        assert rec.pub_id is not None
         texts = (
-            [
-                (t.part, t.text)
-                for t in session.scalars(
-                    select(PublishedText)
-                    .where(PublishedText.record_id == record_id)
-                    .order_by(PublishedText.id)
-                )
-            ]
-            if with_texts
-            else []
+            [(r.text_part, r.text) for r in rows if r.text_part is not None] if with_texts else []
         )
         return PortalRecord(
             **common,
-            title=pub.title,
-            responsible=pub.responsible,
+            title=rec.pub_title,
+            responsible=rec.pub_responsible,
             access="published",
-            fields=_labelled(catalogue, rec, pub.fields or {}),
+            fields=_labelled(catalogue, rec.category, rec.pub_fields or {}),
             texts=texts,
         )
-    grant = active_grant(session, user_id, record_id)
+    if user_id is None:
+        return None
+    if isinstance(session, Session):
+        grant = active_grant(session, user_id, record_id)
+    else:
+        with Session(bind=session) as orm:  # joins the connection's transaction
+            grant = active_grant(orm, user_id, record_id)
     if (
         grant is None
         or rec.lifecycle != "active"
@@ -135,7 +193,7 @@ def portal_record(
         access="granted",
         grant_expires=grant.expires_at,
         grant_request=grant.request_id,
-        fields=_labelled(catalogue, rec, rec.fields or {}),
+        fields=_labelled(catalogue, rec.category, rec.fields or {}),
     )
 
 

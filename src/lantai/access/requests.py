@@ -6,6 +6,12 @@ record, valid until ``expires_at`` — the portal's record page and viewer admit
 through a live grant of the viewing account. Only active, 公开-level records that are 开放 or
 控制 can be granted (延期开放 and 未审核 records cannot be opened by a request).
 
+A submission may carry an idempotency key (the portal form's hidden token, the API's
+``Idempotency-Key`` header): the same key from the same account returns the request it made, with
+no second row and no second audit event, so a citizen who resends after a lost answer (a crash, a
+dropped connection, a double click) still has one application. The same key with other content is
+a 409; a key is unique per account (a unique index), which also settles two concurrent sends.
+
 Certificates (出具证明) and certified copies (复制) are issued in the approval's transaction by
 :func:`lantai.access.certify.certify` (through the certificate service, which reads
 :func:`certificate_order`: applicant, purpose, records, pages); the request keeps the code.
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lantai import faults
@@ -32,6 +39,7 @@ from lantai.store import AccessGrant, AccessRequest, Citizen, Record, utcnow
 
 __all__ = [
     "GRANTABLE",
+    "KEY_MAX",
     "STATUS_LABELS",
     "CertificateOrder",
     "active_grant",
@@ -43,6 +51,8 @@ __all__ = [
 
 GRANTABLE = ("开放", "控制")
 STATUS_LABELS = {"submitted": "待受理", "approved": "已批准", "refused": "未批准"}
+KEY_FIELD = "Idempotency-Key"
+KEY_MAX = 64  # access_requests.submission_key
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,79 @@ def _public_ids(session: Session, ids: Sequence[int]) -> set[int]:
     return set(session.scalars(select(Record.id).where(Record.id.in_(ids), vis.sql())))
 
 
+def _by_key(session: Session, user_id: int, key: str) -> AccessRequest | None:
+    return session.scalar(
+        select(AccessRequest).where(
+            AccessRequest.user_id == user_id, AccessRequest.submission_key == key
+        )
+    )
+
+
+def _same(req: AccessRequest, app: Application, key: str) -> AccessRequest:
+    """``req`` (made with ``key``) when ``app`` asks for the same; 409 when it does not."""
+    codes = [c.strip() for c in app.archival_codes if c.strip()]
+    asked = (
+        app.kind,
+        app.purpose,
+        app.description.strip(),
+        codes,
+        sorted(set(app.record_ids)),
+        app.pages.strip(),
+    )
+    if asked != (
+        req.kind,
+        req.purpose,
+        req.description,
+        list(req.archival_codes),
+        list(req.record_ids),
+        req.pages,
+    ):
+        raise Conflict(
+            f"该幂等键已用于另一份利用申请（编号 {req.id}），内容不同",
+            [
+                Problem(
+                    field=KEY_FIELD,
+                    value=key,
+                    rule="幂等键",
+                    message="同一幂等键只能提交同一份申请；提交新申请请使用新的幂等键（门户请刷新页面后重新填写）",
+                )
+            ],
+        )
+    return req
+
+
 def submit(
-    inst: Instance, session: Session, actor: Actor, app: Application, config: AccessConfig
+    inst: Instance,
+    session: Session,
+    actor: Actor,
+    app: Application,
+    config: AccessConfig,
+    *,
+    key: str | None = None,
 ) -> AccessRequest:
+    """Register ``app`` for the actor's citizen account; see the module docs for ``key``."""
     citizen = session.get(Citizen, actor.user_id) if actor.user_id is not None else None
     if citizen is None:
         raise ValidationFailed(
             "只有实名注册的公众账号可以提交利用申请",
             [Problem(field="account", rule="实名注册", message="请先在门户实名注册并登录")],
         )
+    if key is not None:
+        if not 0 < len(key) <= KEY_MAX or not key.isascii() or not key.isprintable():
+            raise ValidationFailed(
+                "幂等键无效",
+                [
+                    Problem(
+                        field=KEY_FIELD,
+                        value=key[:KEY_MAX],
+                        rule="幂等键",
+                        message=f"幂等键应为 1–{KEY_MAX} 个可打印的 ASCII 字符",
+                    )
+                ],
+            )
+        existing = _by_key(session, citizen.user_id, key)
+        if existing is not None:
+            return _same(existing, app, key)
     problems: list[Problem] = []
     if app.kind not in config.request_kinds:
         problems.append(
@@ -130,9 +204,22 @@ def submit(
         record_ids=sorted(set(app.record_ids)),
         pages=app.pages.strip(),
         status="submitted",
+        submission_key=key,
     )
-    session.add(req)
-    session.flush()
+    if key is None:
+        session.add(req)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():  # a savepoint: a lost race leaves the transaction usable
+                session.add(req)
+                session.flush()
+        except IntegrityError:
+            # a concurrent send with this key committed between the lookup and the insert
+            existing = _by_key(session, citizen.user_id, key)
+            if existing is None:
+                raise
+            return _same(existing, app, key)
     inst.audit.append(
         session,
         actor=actor.username,

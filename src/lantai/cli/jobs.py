@@ -24,6 +24,7 @@ from rich.table import Table
 from lantai.cli.common import console, err_console, fail, open_instance, run
 from lantai.jobs import JobState, default_registry
 from lantai.jobs.admin import JobView, cancel_job, job_counts, job_view, list_jobs, retry_job
+from lantai.malloc import limit_arenas
 from lantai.security import Actor
 from lantai.store import Job
 
@@ -209,6 +210,7 @@ def worker_command(
     from lantai.jobs.redisqueue import RedisWorker, load_kinds
 
     inst = open_instance()
+    limit_arenas(inst.settings.malloc_arena_max)  # before the worker threads (lantai.malloc)
     if inst.settings.jobs_backend != "redis":
         fail("lantai worker 需要 LANTAI_JOBS_BACKEND=redis（内嵌模式下作业在 lantai serve 内运行）")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -13,6 +13,7 @@ from lantai.audit import EventType
 from lantai.cli.common import console, err_console, fail, open_instance, run
 from lantai.errors import NotFound
 from lantai.instance import Instance
+from lantai.malloc import limit_arenas
 from lantai.security import Actor
 from lantai.settings import Settings
 from lantai.store import Record
@@ -85,6 +86,7 @@ def serve(
             "请另起一个 `lantai serve` 单进程（或 Redis 作业后端的 `lantai worker`）"
         )
     inst = open_instance()
+    limit_arenas(inst.settings.malloc_arena_max)  # before any server thread (lantai.malloc)
     console.print(f"兰台已启动：http://{host}:{port}  （接口文档 http://{host}:{port}/api/docs）")
     if workers > 1:
         inst.close()  # each worker process opens its own (lantai.web.asgi)

@@ -8,6 +8,7 @@ render them, so no HTML is ever built from record text here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,12 +41,18 @@ def _pattern(term: str) -> str | None:
     return body
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The pattern of a tuple of terms (cached: each hits page builds a Matcher per field)."""
+    patterns = sorted({p for t in terms if (p := _pattern(t))}, key=len, reverse=True)
+    return re.compile("|".join(patterns)) if patterns else None
+
+
 class Matcher:
     """Finds any of a set of query terms in text."""
 
     def __init__(self, terms: Iterable[str]) -> None:
-        patterns = sorted({p for t in terms if (p := _pattern(t))}, key=len, reverse=True)
-        self._re = re.compile("|".join(patterns)) if patterns else None
+        self._re = _compiled(tuple(terms))
 
     def __bool__(self) -> bool:
         return self._re is not None

@@ -19,7 +19,6 @@ cost of every broad query.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import tantivy
@@ -30,6 +29,7 @@ from lantai.catalogue import Lifecycle
 from lantai.search.schema import PUBLISHED
 from lantai.security import Actor, Perm
 from lantai.store import PublicationState, PublishedRecord, Record
+from lantai.store.shared import built_once
 
 __all__ = ["OPEN", "Visibility"]
 
@@ -121,7 +121,7 @@ class Visibility:
 _PUBLISHED = aliased(PublishedRecord, name="visible_published")
 
 
-@functools.cache
+@built_once
 def _row_rule(public: bool, max_rank: int) -> ColumnElement[bool]:
     cond = and_(Record.security_rank <= max_rank, Record.lifecycle == Lifecycle.ACTIVE)
     if public:

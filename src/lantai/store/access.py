@@ -72,12 +72,19 @@ class AccessRequest(Base):
     certificate_code: Mapped[str | None] = mapped_column(
         String(16), ForeignKey("certificates.code"), unique=True
     )
+    # the applicant's idempotency key (the portal form's hidden token, the API's Idempotency-Key):
+    # the same key again returns this request instead of making a second one
+    submission_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
         Index("ix_access_requests_user_id", "user_id"),
         Index("ix_access_requests_status_created_at", "status", "created_at"),
+        # NULL keys (no key given) are distinct in a unique index on SQLite and PostgreSQL
+        Index(
+            "ix_access_requests_user_id_submission_key", "user_id", "submission_key", unique=True
+        ),
     )
 
 

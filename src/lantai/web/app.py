@@ -209,6 +209,7 @@ def create_app(
     templates.env.globals["version"] = __version__
     templates.env.globals["Perm"] = Perm
     templates.env.filters["level_label"] = lambda value: Level(value).label
+    templates.env.filters["marked"] = search_pages.marked
     app.state.templates = templates
     app.state.ratelimiter = portal_pages.portal_limiter(instance)
     install_error_handlers(app)

@@ -7,21 +7,53 @@ And every operation that takes a request body answers 400 when the body cannot b
 (not UTF-8, a broken multipart stream). :func:`install_openapi` rewrites the declarations once,
 when the document is first built, so clients generated from the schema (and the schemathesis
 fuzz run, ``tests/fuzz``) see the truth.
+
+A route that reads its query string itself (the search routes: one pydantic call instead of
+FastAPI's per-parameter validation) declares ``openapi_extra=documented_query(signature)``; the
+document then lists the parameters of ``signature`` exactly as FastAPI lists a route's own.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from lantai.web.api.schemas import ErrorOut
 
-__all__ = ["install_openapi"]
+__all__ = ["documented_query", "install_openapi"]
 
 _REF = "#/components/schemas/"
 _FASTAPI_ERROR = _REF + "HTTPValidationError"
+
+
+def documented_query(signature: Callable[..., Any]) -> dict[str, Any]:
+    """``openapi_extra`` of a route: its query parameters are those ``signature`` declares, as
+    FastAPI documents a route's own (:func:`install_openapi` puts them in the same place)."""
+    doc = get_openapi(title="", version="", routes=[APIRoute("/", signature, methods=["GET"])])
+    return {"parameters": doc["paths"]["/"]["get"]["parameters"]}
+
+
+def _parameters_first(schema: dict[str, Any]) -> None:
+    """``openapi_extra`` lands last in an operation: put its parameters where FastAPI puts them."""
+    for item in schema.get("paths", {}).values():
+        for method, operation in list(item.items()):
+            if not isinstance(operation, dict) or "parameters" not in operation:
+                continue
+            keys = list(operation)
+            body = [k for k in ("requestBody", "responses") if k in keys]
+            if body and keys.index("parameters") > keys.index(body[0]):
+                parameters = operation.pop("parameters")
+                rebuilt: dict[str, Any] = {}
+                for key, value in operation.items():
+                    if key == body[0]:
+                        rebuilt["parameters"] = parameters
+                    rebuilt[key] = value
+                item[method] = rebuilt
 
 
 def _declare_error_bodies(schema: dict[str, Any]) -> None:
@@ -57,7 +89,9 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _declare_error_bodies(build())
+            schema = build()
+            _parameters_first(schema)
+            _declare_error_bodies(schema)
         assert app.openapi_schema is not None
         return app.openapi_schema
 

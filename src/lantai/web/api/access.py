@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as FPath
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from lantai.access.accounts import Registration, register
-from lantai.access.requests import Application, approve, refuse, submit
+from lantai.access.requests import KEY_MAX, Application, approve, refuse, submit
 from lantai.access.uselog import KINDS, Use, log_use, totals
 from lantai.audit import EventType
 from lantai.errors import NotFound, Problem, ValidationFailed
@@ -180,6 +180,14 @@ def my_requests(
 def my_request_submit(
     request: Request,
     body: RequestIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description=f"客户端生成的幂等键（1–{KEY_MAX} 个可打印 ASCII 字符）："
+            "同一账号以同一键重复提交，返回已有的申请而不新建；同一键、内容不同时答 409",
+        ),
+    ] = None,
     actor: Actor = require(Perm.ACCESS_PORTAL_SELF),
     _: None = limit("apply"),
 ) -> dict[str, Any]:
@@ -193,7 +201,8 @@ def my_request_submit(
         body.pages,
     )
     with inst.db.write() as s:
-        return request_json(submit(inst, s, actor, app, access_config(inst)), None)
+        req = submit(inst, s, actor, app, access_config(inst), key=idempotency_key)
+        return request_json(req, None)
 
 
 @router.get("/requests", summary="利用申请队列（可按状态、类型、目的筛选）")

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from lantai.access.accounts import Registration, citizen_of, register
 from lantai.access.appointments import book, cancel, open_slots
 from lantai.access.config import AccessConfig, load_access_config
-from lantai.access.copies import list_pages, page_jpeg
+from lantai.access.copies import count_pages, list_pages, page_jpeg
 from lantai.access.portal import fonds_with_published, portal_record
 from lantai.access.requests import STATUS_LABELS, Application, submit
 from lantai.access.uselog import Use, log_use
@@ -138,11 +138,13 @@ def collection_page(request: Request, key: str, actor: Actor = require(Perm.PUBL
 @router.get("/portal/records/{record_id}", response_class=HTMLResponse)
 def record_page(request: Request, record_id: int, actor: Actor = require(Perm.PUBLIC)) -> Response:
     inst = get_instance(request)
-    with inst.db.read() as s:
-        rec = portal_record(inst.catalogue, s, record_id, actor.user_id)
+    # a plain connection, not an ORM session: the page reads columns in one statement
+    with inst.db.engine.connect() as conn:
+        rec = portal_record(inst.catalogue, conn, record_id, actor.user_id, with_pages=True)
         if rec is None:
             raise NotFound("该档案未向社会开放或不存在")
-        pages = len(list_pages(inst, s, record_id))
+        assert rec.page_counts is not None
+        pages = count_pages(inst, conn, record_id, rec.page_counts)
     token, new = _visitor(request)
     response = _portal(request, "portal_record.html", actor, rec=rec, pages=pages)
     if new:
@@ -395,6 +397,9 @@ def _mine(inst: Instance, actor: Actor) -> dict[str, Any]:
         "status_labels": STATUS_LABELS,
         "purposes": cfg.purposes[citizen.user_type] if citizen else [],  # type: ignore[index]
         "kinds": cfg.request_kinds,
+        # the application form's idempotency key: fresh at each rendering, so resending the same
+        # form (a retry, a double click, after a lost answer) finds the request it made
+        "submission_key": secrets.token_urlsafe(24),
         "certificates": {
             code: {**c, "verify_url": verify_url(inst, code)} for code, c in certificates.items()
         },
@@ -440,6 +445,7 @@ def mine_request(
     archival_codes: Annotated[str, Form(max_length=4000)] = "",
     record_id: Annotated[str, Form(max_length=20)] = "",
     pages: Annotated[str, Form(max_length=200)] = "",
+    submission_key: Annotated[str, Form(max_length=200)] = "",
     actor: Actor = require(Perm.ACCESS_PORTAL_SELF),
     _: None = limit("apply"),
 ) -> Response:
@@ -451,7 +457,8 @@ def mine_request(
     app = Application(kind, purpose, description, codes, ids, pages)
     try:
         with inst.db.write() as s:
-            submit(inst, s, actor, app, access_config(inst))
+            # the same form again answers with the request it made (listed on the page)
+            submit(inst, s, actor, app, access_config(inst), key=submission_key or None)
     except LantaiError as exc:
         return _portal(
             request, "portal_mine.html", actor, status=exc.status, error=exc, **_mine(inst, actor)
