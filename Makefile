@@ -6,6 +6,9 @@ LANTAI := $(VENV)/bin/lantai
 DEMO_HOME := var/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SMOKE_OUT := var/smoke
+# A benchmark's smoke run (--quick): its JSON is kept in $(SMOKE_OUT) and printed when it fails.
+smoke = $(PY) bench/$(1).py --quick > $(SMOKE_OUT)/$(1).json || { cat $(SMOKE_OUT)/$(1).json; exit 1; }
 
 .PHONY: setup demo demo-data test test-fast lint typecheck bench-quick bundle clean
 
@@ -24,19 +27,20 @@ test: setup
 	$(PY) -m ruff format --check src tests bench
 	$(PY) -m mypy
 	$(PY) -m pytest
-	$(PY) bench/catalogue.py --quick > /dev/null
-	$(PY) bench/search.py --quick > /dev/null
-	$(PY) bench/screening.py --quick > /dev/null
-	$(PY) bench/fixity.py --quick > /dev/null
-	$(PY) bench/ingest.py --quick > /dev/null
-	$(PY) bench/ocr.py --quick > /dev/null
-	$(PY) bench/oai.py --quick > /dev/null
-	$(PY) bench/dashboard.py --quick > /dev/null
-	$(PY) bench/portal.py --quick > /dev/null
-	$(PY) bench/federation.py --quick > /dev/null
-	$(PY) bench/fuzz.py --quick > /dev/null
-	$(PY) bench/faults.py --quick > /dev/null
-	$(PY) bench/soak.py --quick > /dev/null
+	@mkdir -p $(SMOKE_OUT)
+	$(call smoke,catalogue)
+	$(call smoke,search)
+	$(call smoke,screening)
+	$(call smoke,fixity)
+	$(call smoke,ingest)
+	$(call smoke,ocr)
+	$(call smoke,oai)
+	$(call smoke,dashboard)
+	$(call smoke,portal)
+	$(call smoke,federation)
+	$(call smoke,fuzz)
+	$(call smoke,faults)
+	$(call smoke,soak)
 
 test-fast:
 	$(PY) -m pytest -x -q -m "not browser and not postgres"

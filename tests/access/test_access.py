@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy import event, select, update
 
 from access.conftest import Catalogue, id_number
+from lantai.access.accounts import id_key
 from lantai.access.appointments import book
 from lantai.access.config import load_access_config
 from lantai.access.copies import (
@@ -99,6 +100,30 @@ def test_registration_reports_each_bad_field(client: TestClient, staffed: Instan
         },
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "id_number"
+
+
+def test_first_registrations_racing_share_one_id_key(instance: Instance) -> None:
+    """The ID-hash key is made on first use; citizens registering at that moment (the soak
+    bench's first seconds) must neither fail nor hash with different keys."""
+    assert not (instance.settings.secrets_dir / "access-id.key").exists()
+    gate = threading.Barrier(12)
+    got: list[bytes | BaseException] = []
+
+    def first_use() -> None:
+        gate.wait()
+        try:
+            got.append(id_key(instance))
+        except BaseException as exc:  # asserted below
+            got.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [g for g in got if isinstance(g, BaseException)] == []
+    assert len(set(got)) == 1 and len(got) == 12
+    assert id_key(instance) == got[0]
 
 
 def test_citizen_role_holds_no_staff_permission_and_cannot_reach_staff_apis(

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lantai.appraisal.screening.identity import id18_valid
+from lantai.atomicfile import create_once
 from lantai.audit import EventType
 from lantai.errors import Problem, ValidationFailed
 from lantai.instance import Instance
@@ -49,13 +50,7 @@ class Registration:
 def id_key(inst: Instance) -> bytes:
     """The key of the ID-number hashes (created on first use, readable by the owner only)."""
     path: Path = inst.settings.secrets_dir / "access-id.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_bytes()
+    return create_once(path, lambda: secrets.token_bytes(32))
 
 
 def _id_hash(key: bytes, id_number: str) -> str:

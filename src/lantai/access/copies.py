@@ -25,6 +25,7 @@ from sqlalchemy import ColumnExpressionArgument, Connection, Label, func, select
 from sqlalchemy.orm import Session
 
 from lantai.access.config import AccessConfig
+from lantai.atomicfile import write_atomic
 from lantai.digitisation.images import open_page, page_count
 from lantai.errors import NotFound
 from lantai.instance import Instance
@@ -182,8 +183,5 @@ def page_jpeg(inst: Instance, pages: list[PageSource], n: int, config: AccessCon
     if cached.is_file():
         return cached.read_bytes()
     data = _render(open_store(inst.settings), source, config)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(cached)
+    write_atomic(cached, data, durable=False)  # two viewers of one page may both render it
     return data

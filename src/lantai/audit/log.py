@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from lantai.atomicfile import create_once
 from lantai.audit.events import EventType, Outcome
 from lantai.crypto.chain import GENESIS, chain_hash
 from lantai.store import Event, after_commit
@@ -33,14 +34,8 @@ _LAST = "lantai_audit_last"
 
 def load_or_create_key(path: Path) -> bytes:
     """The chain key: 32 random bytes kept in the instance's secrets directory (mode 0600)."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex())
-    return key
+    kept = create_once(path, lambda: secrets.token_bytes(32).hex().encode("ascii"))
+    return bytes.fromhex(kept.decode("ascii").strip())
 
 
 @dataclass(frozen=True)

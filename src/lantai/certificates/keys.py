@@ -11,7 +11,6 @@ a new one. Other archives' public keys are imported as ``trusted`` rows (:func:`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lantai.atomicfile import write_atomic
 from lantai.audit import EventType
 from lantai.certificates.profiles import Profile, key_id_for, pem_of, profile, spki_of_pem
 from lantai.certificates.verify import KeyRing, TrustedKey
@@ -61,13 +61,7 @@ def _key_path(inst: Instance, prof: Profile, key_id: str) -> Path:
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_atomic(path, data, mode=0o600)
 
 
 def _create(inst: Instance, session: Session, actor: Actor, profile_name: str) -> CertificateKey:

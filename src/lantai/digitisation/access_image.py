@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from lantai.atomicfile import write_atomic
 from lantai.digitisation.images import open_page
 from lantai.digitisation.masters import MasterCache
 from lantai.storage import open_store
@@ -41,8 +42,5 @@ def page_access_jpeg(
     finally:
         img.close()
     data = out.getvalue()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    write_atomic(target, data, durable=False)  # concurrent viewers may both render it
     return data

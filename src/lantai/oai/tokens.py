@@ -15,11 +15,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from lantai.atomicfile import create_once
 
 __all__ = ["BadToken", "PageToken", "TokenSigner", "load_signer"]
 
@@ -107,17 +108,4 @@ class TokenSigner:
 
 def load_signer(secrets_dir: Path) -> TokenSigner:
     """The instance's token signer; the key file is created (0600) the first time."""
-    path = secrets_dir / _KEY_FILE
-    if not path.exists():
-        secrets_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-        try:
-            os.link(tmp, path)  # first writer wins; a concurrent one keeps the existing key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return TokenSigner(path.read_bytes())
+    return TokenSigner(create_once(secrets_dir / _KEY_FILE, lambda: secrets.token_bytes(32)))

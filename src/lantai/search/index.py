@@ -29,6 +29,7 @@ from typing import Any
 
 import tantivy
 
+from lantai.atomicfile import write_atomic
 from lantai.search.schema import SCHEMA_VERSION, build_schema
 
 __all__ = [
@@ -42,23 +43,6 @@ __all__ = [
 ]
 
 _PREFIX = "gen-"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass(frozen=True)
