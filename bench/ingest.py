@@ -30,8 +30,11 @@ For each we measure, on warm page cache (the data was just written):
   after the pipeline (``runs_seconds``), the mean is used;
 * ``identify_bound``: siegfried over the same files, one child process per core;
 * ``write_bound``: a durable copy of the same files (as the AIP needs), one ``syncfs``;
-* ``ceiling``: the slowest of these three bounds — no pipeline that hashes, identifies and
-  durably copies every byte can be faster on this machine;
+* ``ceiling``: hashing and identifying both keep every core busy (each bound is measured
+  alone on all cores), so a pipeline that does both needs at least the sum of their times; the
+  durable copy is disk work that can overlap them. The ceiling is the larger of that sum and the
+  write bound — no pipeline that hashes, identifies and durably copies every byte can be faster
+  on this machine;
 * ``bagit_python``: ``bagit.make_bag`` (sha256 + sha512, ``processes=2``) on a copy of the
   same payload (the copy is not timed) — the issue's baseline; ``bagit_python_sm3``: the same
   with sha256 + sm3 (our algorithms); ``bagit_python_validate``: ``Bag.validate(processes=2)``
@@ -401,9 +404,10 @@ def measure(
     # The machine is shared: the bound is the mean of the runs before and after the pipeline.
     out["dual_hash_bound"] = _rate(sum(hash_runs) / len(hash_runs), n, mb)
     out["dual_hash_bound"]["runs_seconds"] = [round(x, 3) for x in hash_runs]
-    # No pipeline that hashes, identifies and durably copies every file can beat the slowest
-    # of the three done alone on all cores.
-    floor = max(out[k]["seconds"] for k in ("dual_hash_bound", "identify_bound", "write_bound"))
+    # Hashing and identifying are CPU work on all cores: done together they take at least the
+    # sum of their times alone. The durable copy is disk work and overlaps them.
+    cpu = out["dual_hash_bound"]["seconds"] + out["identify_bound"]["seconds"]
+    floor = max(cpu, out["write_bound"]["seconds"])
     out["ceiling"] = _rate(floor, n, mb)
     if package != bag:
         package.unlink()
@@ -433,8 +437,8 @@ def _goal(
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's three goals, unchanged. Each also states the physical ceiling measured in
-    the same run (the slowest of hashing, identifying and durably writing every byte, each
-    alone on all cores) and whether the goal is reachable below it at all."""
+    the same run (hashing plus identifying every byte on all cores, or durably writing it if
+    that is slower) and whether the goal is reachable below it at all."""
     out = []
     large, small = results.get("large", {}), results.get("small", {})
     if "pipeline" in large:

@@ -36,7 +36,7 @@ def _is_plain(f: TransferFile) -> bool:
 def _keep(out: dict[str, str], f: TransferFile, pages: list[str] | None) -> None:
     if pages:
         text = "\n".join(p for p in pages if p).replace("\x00", "")
-        if text.strip():
+        if text and not text.isspace():  # no copy of the text (strip would make one)
             out[f.path] = text
 
 

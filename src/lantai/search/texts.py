@@ -63,7 +63,7 @@ def _check(part: str, source: str, text: str) -> list[Problem]:
         problems.append(
             Problem(field="source", value=source, rule="全文", message=f"来源应为：{allowed}")
         )
-    if not text.strip():
+    if not text or text.isspace():  # no copy of a long text (strip would make one)
         problems.append(Problem(field="text", rule="全文", message="全文为空"))
     elif len(text) > MAX_TEXT_CHARS:
         problems.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from lantai.store import checkpoint
 
 __all__ = ["Database", "after_commit"]
 
@@ -54,6 +57,9 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        # Checkpoints run on a background thread (lantai.store.checkpoint); a writer does one
+        # itself only if that thread falls far behind.
+        cur.execute(f"PRAGMA wal_autocheckpoint={checkpoint.SAFETY_NET_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -69,7 +75,12 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        # The database file whose WAL the background thread checkpoints (None: not SQLite, or
+        # an in-memory database).
+        self._wal_path: str | None = None
         if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                self._wal_path = os.path.abspath(parsed.database)
             self.engine = create_engine(
                 url,
                 echo=echo,
@@ -121,8 +132,12 @@ class Database:
             raise
         finally:
             session.close()
+        if self._wal_path is not None:
+            checkpoint.nudge(self._wal_path)
         for fn in session.info.pop(_AFTER_COMMIT, []):
             fn()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._wal_path is not None:
+            checkpoint.forget(self._wal_path)
