@@ -113,3 +113,24 @@ def test_leaving_without_finish_stops_the_children(tmp_path: Path) -> None:
         procs = [c._proc for c in stream._children]
         assert len(procs) == 2
     assert all(p.poll() is not None for p in procs)
+
+
+def test_a_large_file_goes_to_a_child_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However few files a transfer has, a large one is identified while the rest is read."""
+    monkeypatch.setattr(identifying, "STREAM_LARGE_BYTES", 4096)
+    small = _texts(tmp_path, 3)  # ~500 bytes each
+    large = tmp_path / "large.txt"
+    large.write_text("大文件的正文。\n" * 1000, encoding="utf-8")
+    with identifying.IdentifyStream(workers=2) as stream:
+        stream.add(small[0])
+        assert stream.streamed == 0  # a small file waits (min_files)
+        stream.add(large)
+        assert stream.streamed == 2  # the large file, with what was pending
+        stream.add(small[1])
+        assert stream.streamed == 2
+        found = stream.finish([*small, large])
+    assert list(found) == [*small, large]
+    assert found == identify.identify_many([*small, large], workers=1)
+    assert stream.errors == []
