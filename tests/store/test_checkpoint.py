@@ -6,6 +6,7 @@ whether one has run.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 from pathlib import Path
@@ -100,3 +101,24 @@ def test_postgres_is_left_alone() -> None:
     db = Database("postgresql+psycopg://u@127.0.0.1/x")  # no connection is made
     assert db._wal_path is None
     db.dispose()
+
+
+def _child_fills(path: str, queue: multiprocessing.Queue[float]) -> None:
+    db = Database(f"sqlite:///{path}")
+    _fill(db)
+    checkpoint.wait_idle(path, timeout=60)
+    queue.put(_mb(Path(path)))
+    db.dispose()
+
+
+def test_a_forked_child_runs_its_own_thread(tmp_path: Path) -> None:
+    parent = Database(f"sqlite:///{tmp_path / 'parent.db'}")
+    _fill(parent)  # the parent's thread is running when the child is forked
+    ctx = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[float] = ctx.Queue()
+    child = ctx.Process(target=_child_fills, args=(str(tmp_path / "child.db"), queue))
+    child.start()
+    assert queue.get(timeout=60) > 19  # checkpointed in the child, by the child's thread
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    parent.dispose()

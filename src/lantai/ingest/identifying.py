@@ -11,9 +11,9 @@ it each file as soon as it is hashed (:func:`lantai.ingest.digests.observe_hashe
 them batches of :data:`STREAM_BATCH` files round-robin, so identification runs beside the
 reading instead of after it. A large file (:data:`STREAM_LARGE_BYTES` or more) is sent at once,
 however few files the transfer has: 20 files of 100 MB took 0.4 s to identify after the last
-one was hashed, which is 5 % of that transfer's time (in this process siegfried would hold the
-GIL and stall the hashing threads instead). :meth:`IdentifyStream.finish` sends what is left (files nobody
-handed in, such as files unpacked from an archive) and waits. Smaller transfers are identified
+one was hashed, 5 % of that transfer's time (in this process siegfried would hold the GIL and
+stall the hashing threads instead). :meth:`IdentifyStream.finish` sends what is left (files
+nobody handed in, such as files unpacked from an archive) and waits. Smaller transfers are identified
 in this process at the end, as before (a child costs about 0.15 s to start). The results are
 those of ``identify_many``: the same siegfried, the same refinement (``from_siegfried``).
 """

@@ -36,7 +36,6 @@ _pending: set[str] = set()
 _busy: set[str] = set()
 _last: dict[str, float] = {}
 _thread: threading.Thread | None = None
-_owner_pid = 0
 
 
 def checkpoint_now(path: str) -> tuple[int, int, int]:
@@ -71,8 +70,10 @@ def _run() -> None:
             try:
                 if os.path.exists(path):
                     checkpoint_now(path)
-            except sqlite3.Error as exc:  # a later commit nudges again
+            except sqlite3.Error as exc:  # busy, or the file went away: a later commit nudges
                 log.info("WAL checkpoint of %s skipped: %s", path, exc)
+            except Exception:  # never let the thread die: writers would checkpoint again
+                log.exception("WAL checkpoint of %s failed", path)
             finally:
                 with _lock:
                     _last[path] = time.monotonic()
@@ -80,13 +81,24 @@ def _run() -> None:
                     _lock.notify_all()
 
 
+def _after_fork_in_child() -> None:
+    # The thread does not exist in a forked child, and the lock may have been held at the fork.
+    global _lock, _thread
+    _lock = threading.Condition()
+    _thread = None
+    _pending.clear()
+    _busy.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def nudge(path: str) -> None:
     """Ask for a checkpoint of the database at ``path`` soon (after a write commit)."""
-    global _thread, _owner_pid
+    global _thread
     with _lock:
-        if _thread is None or _owner_pid != os.getpid():  # none yet, or this is a forked child
+        if _thread is None:
             _thread = threading.Thread(target=_run, name="lantai-wal-checkpoint", daemon=True)
-            _owner_pid = os.getpid()
             _thread.start()
         _pending.add(path)
         _lock.notify_all()
