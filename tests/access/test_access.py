@@ -33,6 +33,7 @@ from lantai.access.uselog import annual_figures
 from lantai.errors import Conflict
 from lantai.instance import Instance
 from lantai.security import Actor, Perm
+from lantai.security.passwords import PasswordHashing
 from lantai.store import (
     AccessGrant,
     Citizen,
@@ -481,6 +482,33 @@ def test_passwords_are_hashed_outside_the_write_transaction(
     kinds = [k for k, _ in free]
     assert kinds.count("hash") >= 2 and kinds.count("verify") >= 4, free
     assert all(ok for _, ok in free), free
+
+
+def test_a_login_rehashes_an_old_password_hash_outside_the_write_transaction(
+    client: TestClient, staffed: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash made with older argon2 parameters is replaced at the next login; the new hash (a
+    second argon2 run) is made before the write transaction, like the verification."""
+    register(client)
+    old = PasswordHashing(time_cost=1, memory_kib=8192, parallelism=1).hash(CITIZEN_PW)
+    with staffed.db.write() as s:
+        s.execute(update(User).where(User.username == "13800138000").values(password_hash=old))
+    hashing = staffed.users.hashing
+    assert hashing.needs_rehash(old)
+    free: list[bool] = []
+    real_hash = hashing.hash
+
+    def hash_(password: str) -> str:
+        free.append(_writer_free(staffed))
+        return real_hash(password)
+
+    monkeypatch.setattr(hashing, "hash", hash_)
+    citizen_login(client)
+    assert free == [True]  # one new hash, made with the writer lock free
+    with staffed.db.read() as s:
+        stored = s.scalar(select(User.password_hash).where(User.username == "13800138000"))
+    assert stored is not None and stored != old and not hashing.needs_rehash(stored)
+    assert hashing.verify(stored, CITIZEN_PW)
 
 
 def _statements(inst: Instance) -> Iterator[list[str]]:

@@ -8,6 +8,7 @@ roles or clearance.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -28,9 +29,17 @@ from lantai.security.perms import Perm
 from lantai.security.roles import RoleBook
 from lantai.store import User, UserRole, utcnow
 
-__all__ = ["UserService"]
+__all__ = ["PasswordCheck", "UserService"]
 
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+class PasswordCheck(NamedTuple):
+    """What :meth:`UserService.check_password` found, before the write transaction."""
+
+    stored: str | None  # the hash it checked against (None: no such account)
+    matches: bool
+    rehash: str | None = None  # a new hash with today's parameters, when the stored one is older
 
 
 class UserService:
@@ -239,19 +248,22 @@ class UserService:
             detail={"reset_by_admin": not own},
         )
 
-    def check_password(
-        self, session: Session, username: str, password: str
-    ) -> tuple[str | None, bool]:
+    def check_password(self, session: Session, username: str, password: str) -> PasswordCheck:
         """The slow part of a login (argon2, ~0.25 s), to run in a read transaction before
         :meth:`authenticate`'s write transaction: on SQLite that one holds the only writer lock,
-        and every other write would wait for the hash. Returns (stored hash, whether it matches);
-        give it to ``authenticate(checked=…)``, which uses it only if the hash is unchanged."""
+        and every other write would wait for the hash. Also makes the new hash when the stored
+        one has older parameters (a second argon2 run). Give the result to
+        ``authenticate(checked=…)``, which uses it only if the stored hash is unchanged."""
         name = username.strip().lower()
         stored = session.scalar(select(User.password_hash).where(User.username == name))
         if stored is None:
             self.hashing.verify(self._dummy_hash(), password)
-            return None, False
-        return stored, self.hashing.verify(stored, password)
+            return PasswordCheck(None, False)
+        matches = self.hashing.verify(stored, password)
+        rehash = None
+        if matches and self.hashing.needs_rehash(stored):
+            rehash = self.hashing.hash(password)
+        return PasswordCheck(stored, matches, rehash)
 
     def authenticate(
         self,
@@ -260,7 +272,7 @@ class UserService:
         password: str,
         *,
         client: str = "",
-        checked: tuple[str | None, bool] | None = None,
+        checked: PasswordCheck | None = None,
     ) -> User:
         """Check a password; records success or failure; locks after repeated failures.
         ``checked``: :meth:`check_password`'s result, so that no hash is computed here."""
@@ -281,8 +293,9 @@ class UserService:
         if not user.is_active:
             self._login_event(session, name, Outcome.FAILURE, "disabled", client)
             raise failure
-        if checked is not None and checked[0] == user.password_hash:
-            matches = checked[1]
+        fresh = checked is not None and checked.stored == user.password_hash
+        if checked is not None and fresh:
+            matches = checked.matches
         else:  # not checked before, or the password changed since
             matches = self.hashing.verify(user.password_hash, password)
         if not matches:
@@ -296,7 +309,9 @@ class UserService:
             raise failure
         user.failed_logins = 0
         user.locked_until = None
-        if self.hashing.needs_rehash(user.password_hash):
+        if checked is not None and fresh and checked.rehash is not None:
+            user.password_hash = checked.rehash  # made before this transaction
+        elif self.hashing.needs_rehash(user.password_hash):
             user.password_hash = self.hashing.hash(password)
         self._login_event(session, name, Outcome.SUCCESS, "", client)
         return user
