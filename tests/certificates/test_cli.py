@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def test_certificate_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert out.read_bytes()[:5] == b"%PDF-" and "/verify/" in text
     rc, text = invoke("certificate", "verify", str(out))
     assert rc == 0 and "有效" in text and "SM2-with-SM3" in text
+    file_digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert f"登记摘要（SHA-256）：{file_digest}" in text  # both, as on the /verify page
+    assert f"文件摘要（SHA-256）：{file_digest}" in text and "逐字节相同" in text
     keyset = tmp_path / "keys.json"
     rc, _ = invoke("certificate", "keys", "export", "--out", str(keyset))
     assert rc == 0 and json.loads(keyset.read_text())["format"] == "LANTAI-CERT-KEYS-1"
@@ -60,6 +64,7 @@ def test_certificate_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     bad.write_bytes(bytes(data))
     rc, text = invoke("certificate", "verify", str(bad))
     assert rc == 1 and "已被篡改" in text
+    assert hashlib.sha256(bytes(data)).hexdigest() in text and "文件不同" in text
     rc, text = invoke("certificate", "list")
     assert rc == 0 and "共 1 份" in text and "王五" in text
     with Instance.open(Settings.load()).db.read() as s:

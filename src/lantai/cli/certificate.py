@@ -103,9 +103,14 @@ def _print_result(r: VerificationResult) -> None:
         ("签名算法", r.algorithm),
         ("签名密钥", r.key_id),
         ("摘要", f"{r.digest_algorithm}:{r.digest}" if r.digest else None),
+        ("登记摘要（SHA-256）", r.file_sha256),
+        ("文件摘要（SHA-256）", r.uploaded_sha256),
     ):
         if value:
             console.print(f"  {label}：{value}", highlight=False)
+    if r.same_file is not None:  # as the /verify page says it
+        same = "与本馆出具的文件逐字节相同" if r.same_file else "与本馆出具的文件不同"
+        console.print(f"  文件比对：{same}", highlight=False)
 
 
 @certificate_app.command("verify")
