@@ -11,33 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
+from concurrency_support import failures, race
 from lantai.atomicfile import create_once, write_atomic
 
 THREADS = 16
-
-
-def _race(fn: Callable[[int], bytes | None]) -> list[bytes | BaseException | None]:
-    """Run ``fn(i)`` in THREADS threads released at the same moment; results or exceptions."""
-    gate = threading.Barrier(THREADS)
-    out: list[bytes | BaseException | None] = [None] * THREADS
-
-    def run(i: int) -> None:
-        gate.wait()
-        try:
-            out[i] = fn(i)
-        except BaseException as exc:  # collected and asserted on below
-            out[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -46,8 +25,8 @@ def _leftovers(directory: Path) -> list[str]:
 
 def test_create_once_gives_every_racing_thread_the_same_content(tmp_path: Path) -> None:
     path = tmp_path / "secrets" / "id.key"
-    results = _race(lambda i: create_once(path, lambda: os.urandom(32)))
-    assert [r for r in results if isinstance(r, BaseException)] == []
+    results = race(THREADS, lambda i: create_once(path, lambda: os.urandom(32)))
+    assert failures(results) == []
     assert len(set(results)) == 1  # one key, whoever made it
     assert results[0] == path.read_bytes()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -85,10 +64,8 @@ def test_write_atomic_racing_writers_all_succeed(tmp_path: Path) -> None:
 
     def write(i: int) -> None:
         write_atomic(path, contents[i], durable=i % 2 == 0)
-        return None
 
-    results = _race(write)
-    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert failures(race(THREADS, write)) == []
     assert path.read_bytes() in contents  # one writer's bytes, whole
     assert _leftovers(path.parent) == []
 

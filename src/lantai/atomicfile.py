@@ -3,6 +3,7 @@
 - :func:`write_atomic` — replace a file's content so a reader sees the old or the new bytes,
   never a mix; each writer uses its own temporary name, so two writers of the same path never
   trip over each other's temporary file (the last rename wins, and both renames succeed).
+- :func:`fsync_path` — make a file's bytes, or a directory's entries, durable.
 - :func:`create_once` — a file that is made once and never changed afterwards (a secret key):
   the first writer's content wins, every other writer (thread or process) reads and returns it.
   Two racing first users of a key must never end up holding different keys.
@@ -15,7 +16,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["create_once", "write_atomic"]
+__all__ = ["create_once", "fsync_path", "write_atomic"]
 
 
 def _temporary(path: Path) -> Path:
@@ -38,8 +39,9 @@ def _write_new(tmp: Path, data: bytes, mode: int, durable: bool) -> None:
     os.close(fd)
 
 
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory: the names created or renamed in it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -61,7 +63,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        _sync_dir(path.parent)
+        fsync_path(path.parent)
 
 
 def create_once(path: Path, make: Callable[[], bytes], *, mode: int = 0o600) -> bytes:
@@ -79,7 +81,7 @@ def create_once(path: Path, make: Callable[[], bytes], *, mode: int = 0o600) -> 
     _write_new(tmp, make(), mode, durable=True)
     try:
         os.link(tmp, path)
-        _sync_dir(path.parent)
+        fsync_path(path.parent)
     except FileExistsError:
         pass  # another writer was first: its content is the file's
     finally:

@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy import event, select, update
 
 from access.conftest import Catalogue, id_number
+from concurrency_support import failures, race
 from lantai.access.accounts import id_key
 from lantai.access.appointments import book
 from lantai.access.config import load_access_config
@@ -107,23 +108,9 @@ def test_first_registrations_racing_share_one_id_key(instance: Instance) -> None
     """The ID-hash key is made on first use; citizens registering at that moment (the soak
     bench's first seconds) must neither fail nor hash with different keys."""
     assert not (instance.settings.secrets_dir / "access-id.key").exists()
-    gate = threading.Barrier(12)
-    got: list[bytes | BaseException] = []
-
-    def first_use() -> None:
-        gate.wait()
-        try:
-            got.append(id_key(instance))
-        except BaseException as exc:  # asserted below
-            got.append(exc)
-
-    threads = [threading.Thread(target=first_use) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert [g for g in got if isinstance(g, BaseException)] == []
-    assert len(set(got)) == 1 and len(got) == 12
+    got = race(12, lambda _: id_key(instance))
+    assert failures(got) == []
+    assert len(set(got)) == 1
     assert id_key(instance) == got[0]
 
 

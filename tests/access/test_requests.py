@@ -8,7 +8,6 @@ race on the unique index, two concurrent sends), the portal form's hidden token 
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import lantai.access.requests as requests_mod
 from access.conftest import Catalogue, id_number
+from concurrency_support import failures, race
 from lantai.access.accounts import Registration
 from lantai.access.accounts import register as register_citizen
 from lantai.access.config import load_access_config
@@ -112,23 +112,8 @@ def test_lost_race_on_the_unique_index_returns_the_committed_request(
 
 def test_concurrent_identical_sends_make_one_request(any_instance: Instance) -> None:
     actor = _citizen(any_instance)
-    barrier = threading.Barrier(4)
-    ids: list[int] = []
-    errors: list[BaseException] = []
-
-    def go() -> None:
-        barrier.wait()
-        try:
-            ids.append(_submit(any_instance, actor, APP, "double-click"))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and len(set(ids)) == 1 and len(ids) == 4
+    ids = race(4, lambda _: _submit(any_instance, actor, APP, "double-click"))
+    assert failures(ids) == [] and len(set(ids)) == 1
     assert _counts(any_instance) == (1, 1)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from lantai import faults
+from lantai.atomicfile import fsync_path
 from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
 from lantai.storage.base import (
     DestructionOrder,
@@ -64,22 +65,6 @@ log = logging.getLogger("lantai.storage")
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 _FSYNC_EACH_MAX = 32  # up to this many objects, fsync each file; above, one syncfs
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _syncfs(path: Path) -> bool:
@@ -238,7 +223,7 @@ class _LocalWriter(PackageWriter):
             if final.exists():  # left by a commit that died before writing its index
                 _rmtree(final)
             os.rename(self.dir, final)
-            _fsync_dir(final.parent)
+            fsync_path(final.parent)
             faults.point("storage.local.renamed")
             data = index_bytes(
                 self.package_id, self.created or now_created(), self.objects, self.destroyed
@@ -250,7 +235,7 @@ class _LocalWriter(PackageWriter):
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(tmp, index)
-            _fsync_dir(index.parent)
+            fsync_path(index.parent)
         self._done = store._info(self.package_id, doc, index)
         return self._done
 
@@ -259,9 +244,9 @@ class _LocalWriter(PackageWriter):
         if len(files) > _FSYNC_EACH_MAX and _syncfs(self.dir):
             return
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(_fsync_file, files))
+            list(pool.map(fsync_path, files))
         for d in sorted(self._dirs, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(d)
+            fsync_path(d)
 
     def abort(self) -> None:
         if self._done is None:
@@ -390,7 +375,7 @@ class LocalObjectStore(ObjectStore):
                 os.replace(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
-            _fsync_dir(dest.parent)
+            fsync_path(dest.parent)
         log.warning("repaired object %s", key)
         return info
 
@@ -415,7 +400,7 @@ class LocalObjectStore(ObjectStore):
                     f.flush()
                     os.fsync(f.fileno())
                 os.rename(tmp, index)
-                _fsync_dir(index.parent)
+                fsync_path(index.parent)
                 faults.point("storage.local.destroy.index")
             for p in paths:
                 target = final / p
@@ -423,7 +408,7 @@ class LocalObjectStore(ObjectStore):
                     target.unlink()
                     removed += 1
             if removed:
-                _fsync_dir(final)
+                fsync_path(final)
             info = self._info(package_id, new, index)
         log.warning("destroyed %s object(s) of %s (batch %s)", removed, package_id, order.batch_uid)
         return DestructionResult(package=info, destroyed=tuple(newly), removed=removed, bytes=size)
@@ -490,7 +475,7 @@ class LocalObjectStore(ObjectStore):
             removed = False
             if index.exists():
                 index.unlink()  # uncommit first: from here on readers no longer see it
-                _fsync_dir(index.parent)
+                fsync_path(index.parent)
                 removed = True
             if final.exists():
                 _rmtree(final)

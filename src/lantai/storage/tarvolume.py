@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from lantai import faults
+from lantai.atomicfile import fsync_path, write_atomic
 from lantai.crypto.digest import CHUNK, digest_bytes, new_sm3
 from lantai.storage.base import (
     DestructionOrder,
@@ -190,12 +191,12 @@ class _TarWriter(PackageWriter):
         if final.exists():  # left by a commit that died before writing its index
             shutil.rmtree(final)
         for vol in built.iterdir():
-            _fsync_path(vol)
+            fsync_path(vol)
             os.chmod(vol, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
         os.rename(built, final)
         faults.point("storage.tar.volumes")
         _write_atomic(store.root / "placement" / f"{self.package_id}.json", placement)
-        _write_atomic_bytes(store.root / "index" / f"{self.package_id}.json", index)
+        write_atomic(store.root / "index" / f"{self.package_id}.json", index)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._done = package_info(self.package_id, json.loads(index), index)
         return self._done
@@ -333,26 +334,8 @@ def _group(items: list[tuple[str, ObjectInfo]], limit: int) -> list[list[tuple[s
     return groups
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    with tmp.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _write_atomic(path: Path, doc: Any) -> None:
-    _write_atomic_bytes(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+    write_atomic(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
 class TarVolumeStore(IndexedObjectStore):
@@ -539,13 +522,13 @@ class TarVolumeStore(IndexedObjectStore):
                         count,
                         opener,
                     )
-                    _fsync_path(staging / name)
+                    fsync_path(staging / name)
                     os.chmod(staging / name, stat_mod.S_IRUSR | stat_mod.S_IRGRP)
                     kept.update(_members(staging / name, package_id))
                     written.append(staging / name)
                 for f in written:
                     os.rename(f, vol_dir / f.name)
-                _write_atomic_bytes(self.root / "index" / f"{package_id}.json", index)
+                write_atomic(self.root / "index" / f"{package_id}.json", index)
                 _write_atomic(self.root / "placement" / f"{package_id}.json", kept)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
