@@ -275,6 +275,48 @@ def test_sm3_cannot_be_a_mets_checksumtype(instance: Instance, tmp_path: Path) -
     assert problems and "CHECKSUMTYPE" in problems[0].message
 
 
+def test_mets_text_keeps_every_value_exactly(instance: Instance, tmp_path: Path) -> None:
+    """The METS is written as text: markup characters, quotes, tabs and line breaks in names,
+    titles, element values and format notes come back exactly when it is parsed, and control
+    characters (not allowed in XML 1.0) are kept visibly."""
+    from lantai.formats.xsd import validate
+    from lantai.ingest.mets import mets_bytes, parse_mets
+    from lantai.storage import ObjectInfo
+
+    odd = "a & b < c > \"d\" 'e'\n\tf\r\ng"
+    names = ('2011/正文 1&<>".pdf', "2011/附件%1\tx.ofd", "2011/第二件.pdf")
+    transfer = staged_transfer(tmp_path, names=names)
+    transfer.records[0].values["title"] = odd
+    transfer.records[0].values["keywords"] = {"主题": ["甲", "乙"]}  # not text: kept as JSON
+    transfer.files[1].format = FormatInfo(
+        puid="lantai/ofd", name="OFD", mime="application/ofd", basis=odd, warning="w"
+    )
+    spec = _spec(instance, tmp_path, transfer)
+    objects = {
+        f"data/objects/{f.path}": ObjectInfo(
+            key=f.path, size=f.size, sha256=f.sha256 or "", sm3=f.sm3 or ""
+        )
+        for f in transfer.content_files()
+    }
+    root = parse_mets(mets_bytes(spec, objects))
+    assert validate(root, "mets") == []
+    d = {"d": "urn:lantai:metadata:dat46"}
+    assert root.xpath("//d:element[@key='title']/text()", namespaces=d)[0] == odd
+    assert root.xpath("//d:element[@key='keywords']/text()", namespaces=d) == [
+        '{"主题": ["甲", "乙"]}'
+    ]
+    first = root.find(".//mets:structMap/mets:div/mets:div", NS)
+    assert first is not None and first.get("LABEL") == odd
+    originals = [e.text for e in root.iterfind(".//premis:originalName", NS)][1:]
+    assert sorted(originals) == sorted(names)
+    hrefs = [e.get(f"{{{NS['xlink']}}}href") for e in root.iterfind(".//mets:FLocat", NS)]
+    assert "objects/2011/%E6%AD%A3%E6%96%87%201%26%3C%3E%22.pdf" in hrefs
+    assert root.findtext(".//premis:formatNote", namespaces=NS) == f"{odd}；w"
+    # Control characters from a sender are written visibly (\u0007), never dropped.
+    second = root.find(".//mets:div[@DMDID='dmd-2']", NS)
+    assert second is not None and second.get("LABEL") == "第二件\\u0007"
+
+
 def test_build_is_idempotent_and_atomic(instance: Instance, tmp_path: Path) -> None:
     transfer = staged_transfer(tmp_path)
     store = LocalObjectStore(tmp_path / "storage")

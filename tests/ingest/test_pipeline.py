@@ -17,6 +17,7 @@ from factories import create_fonds
 from ingest.builders import make_bag, make_eep, make_eep_set, make_offline, sample_items
 from lantai.archival import Level
 from lantai.errors import Problem, ValidationFailed
+from lantai.ingest.pipeline import Pipeline
 from lantai.ingest.service import Submission, submit, work_dir
 from lantai.instance import Instance
 from lantai.jobs import InProcessRunner, JobState, default_registry
@@ -156,6 +157,58 @@ def test_bag_is_accepted_and_catalogued(
     _assert_clean_staging(inst, row)
     with inst.db.read() as s:
         assert inst.audit.verify(s).ok
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _DiesBeforeCatalogue(Pipeline):
+    def _catalogue(self, row: IngestTransfer) -> None:
+        raise _WorkerDied
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_plain_texts_reach_the_catalogue(
+    any_instance: Instance, fonds: Record, tmp_path: Path, resumed: bool
+) -> None:
+    """A plain-text file's text is catalogued: read by a thread while the AIP is built, or, when
+    another worker resumes the transfer after the store step, read again by the catalogue."""
+    items = sample_items(2)
+    words = {}
+    for n, item in enumerate(items):
+        name = f"{item.key}-正文.txt"
+        words[item.key] = f"第{n}件：关于防汛抗旱的通知\r\n各单位：……".encode()
+        item.files = [(name, words[item.key]), *item.files[1:]]
+    instance = any_instance
+    bag = make_bag(tmp_path, items)
+    with instance.db.write() as s:
+        row, _ = submit(
+            instance,
+            s,
+            Actor.operator(),
+            Submission(source=bag, fonds_code="Z109", category="WS"),
+        )
+    if resumed:
+        with pytest.raises(_WorkerDied):
+            _DiesBeforeCatalogue(instance).run(row.id)
+        with instance.db.read() as s:
+            stopped = s.get(IngestTransfer, row.id)
+            assert stopped is not None and stopped.state == TransferState.STORED
+    assert Pipeline(instance).run(row.id) is TransferState.DONE
+    with instance.db.read() as s:
+        stored = {
+            (rid, part, text)
+            for rid, part, text in s.execute(
+                select(RecordText.record_id, RecordText.part, RecordText.text)
+            )
+        }
+    by_key = {r.archival_code: r.id for r in _items(instance)}
+    expected = {
+        (by_key[i.values["archival_code"]], f"{i.key}-正文.txt", words[i.key].decode())
+        for i in items
+    }
+    assert expected <= stored
 
 
 def test_eep_and_offline_transfers(any_instance: Instance, fonds: Record, tmp_path: Path) -> None:
