@@ -172,8 +172,8 @@ class _DiesBeforeCatalogue(Pipeline):
 def test_plain_texts_reach_the_catalogue(
     any_instance: Instance, fonds: Record, tmp_path: Path, resumed: bool
 ) -> None:
-    """A plain-text file's text is catalogued: read by a thread while the AIP is built, or, when
-    another worker resumes the transfer after the store step, read again by the catalogue."""
+    """A plain-text file's text is catalogued (decoded from the staged file, not carried through
+    the snapshot), also when another worker resumes the transfer after the store step."""
     items = sample_items(2)
     words = {}
     for n, item in enumerate(items):

@@ -21,9 +21,7 @@ same transaction as its audit events, so:
 - **decide** stores the report of a rejected transfer in the object store (``rpt-<uid>``) and
   ends it; an accepted one moves to ``accepted_pending``.
 - **store** builds the AIP through the store (idempotent: a package already committed under
-  the recorded AIP id is adopted), then commits ``stored``. Meanwhile a thread reads the texts
-  of the plain-text files for the catalogue step (the AIP is mostly links and fsyncs, which
-  leave the CPU free; after a restart the catalogue step reads them itself).
+  the recorded AIP id is adopted), then commits ``stored``.
 - **catalogue** is ONE transaction: the state compare-and-set first (it locks the row, so a
   second worker can never write the records twice), then every record, file link and text, and
   the ``ingest:transfer:accepted`` event. A crash inside it rolls all of it back.
@@ -44,7 +42,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +130,6 @@ class Pipeline:
         self.progress = progress or _noop
         self._services = services
         self._transfer: Transfer | None = None  # the snapshot of the transfer being run
-        # plain texts read during the store step, for the catalogue step: (transfer uid, texts)
-        self._plain: tuple[str, Future[dict[str, str]]] | None = None
 
     def _snapshot(self, row: IngestTransfer) -> Transfer:
         """The staged transfer: kept in memory between steps, read back after a restart."""
@@ -587,9 +582,7 @@ class Pipeline:
             element_name=element_name,
         )
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(1, thread_name_prefix="lantai-texts") as reader:
-            self._plain = (row.uid, reader.submit(plain_texts, transfer))
-            result = build_aip(self.store, spec)
+        result = build_aip(self.store, spec)
         faults.point("ingest.aip_committed")
         self.progress("store", len(transfer.files), len(transfer.files))
         with self.inst.db.write() as s:
@@ -617,19 +610,12 @@ class Pipeline:
 
     # -- catalogue -------------------------------------------------------------------------------
 
-    def _plain_texts(self, row: IngestTransfer, transfer: Transfer) -> dict[str, str]:
-        """The plain texts the store step read, else (a resumed job) read now."""
-        read, self._plain = self._plain, None
-        if read is not None and read[0] == row.uid:
-            return read[1].result()
-        return plain_texts(transfer)
-
     def _catalogue(self, row: IngestTransfer) -> None:
         work = self._work(row)
         transfer = self._snapshot(row)
         texts_file = work / TEXTS
         texts = json.loads(texts_file.read_text(encoding="utf-8")) if texts_file.exists() else {}
-        texts.update(self._plain_texts(row, transfer))
+        texts.update(plain_texts(transfer))
         total = len(transfer.records)
         self.progress("catalogue", 0, total, message="编目入库")
         t0 = time.perf_counter()
