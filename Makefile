@@ -10,7 +10,7 @@ SMOKE_OUT := var/smoke
 # A benchmark's smoke run (--quick): its JSON is kept in $(SMOKE_OUT) and printed when it fails.
 smoke = $(PY) bench/$(1).py --quick > $(SMOKE_OUT)/$(1).json || { cat $(SMOKE_OUT)/$(1).json; exit 1; }
 
-.PHONY: setup demo demo-data test test-fast lint typecheck bench-quick bundle clean
+.PHONY: setup demo demo-data test test-fast lint typecheck bundle clean
 
 setup:
 	scripts/bootstrap.sh --services
