@@ -52,6 +52,7 @@ __all__ = [
     "XLINK_NS",
     "mets_bytes",
     "mets_document",
+    "parse_mets",
     "payload_path",
 ]
 
@@ -374,6 +375,80 @@ def _package_amd(w: _Writer, spec: AipSpec) -> None:
     w.close("mets:amdSec")
 
 
+def _file_sec(
+    w: _Writer,
+    objects: Mapping[str, ObjectInfo],
+    by_path: Mapping[str, TransferFile],
+    file_ids: Mapping[str, str],
+    groups: Mapping[str, list[str]],
+) -> None:
+    """The files by use, each with its SHA-256, size, MIME type and location in the bag."""
+    w.open("mets:fileSec")
+    for use, paths in groups.items():
+        if not paths:
+            continue
+        w.open("mets:fileGrp", {"USE": use})
+        for path in paths:
+            info = objects[path]
+            f = by_path.get(path)
+            file_id = file_ids[path]
+            mime = f.format.mime if f is not None and f.format is not None else None
+            mime_attr = f' MIMETYPE="{_attr(mime)}"' if mime else ""
+            href = _attr(quote(path.removeprefix("data/"), safe="/"))
+            w.raw(
+                f'      <mets:file ID="{file_id}" SIZE="{int(info.size)}" '
+                f'CHECKSUM="{_attr(info.sha256)}" CHECKSUMTYPE="SHA-256" '
+                f'ADMID="amd-{file_id}"{mime_attr}>\n'
+                f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" '
+                f'xlink:href="{href}"/>\n'
+                f"      </mets:file>\n"
+            )
+        w.close("mets:fileGrp")
+    w.close("mets:fileSec")
+
+
+def _struct_map(
+    w: _Writer,
+    spec: AipSpec,
+    dmd_ids: Mapping[str, str],
+    file_ids: Mapping[str, str],
+    groups: Mapping[str, list[str]],
+) -> None:
+    """Records → their files, then files of no record, then metadata and reports."""
+    t = spec.transfer
+    w.open("mets:structMap", {"TYPE": "logical", "LABEL": "移交内容"})
+    w.open("mets:div", {"TYPE": "transfer", "LABEL": t.source_name, "ADMID": "amd-package"})
+    divs = 0
+    assigned: set[str] = set()
+    for rec in t.records:
+        title = rec.values.get("title")
+        label = title if title else rec.key
+        w.open("mets:div", {"TYPE": rec.level.value, "DMDID": dmd_ids[rec.key], "LABEL": label})
+        for p in rec.files:
+            path = f"data/objects/{p}"
+            if path in file_ids:
+                w.leaf("mets:fptr", attrs={"FILEID": file_ids[path]})
+                assigned.add(path)
+        w.close("mets:div")
+        divs += 1
+    loose = [p for p in groups["original"] if p not in assigned]
+    others = groups["metadata"] + groups["report"]
+    for paths, kind, label in (
+        (loose, "unassigned", "未关联条目的文件"),
+        (others, "metadata", "元数据与检测报告"),
+    ):
+        if paths:
+            w.open("mets:div", {"TYPE": kind, "LABEL": label})
+            for path in paths:
+                w.leaf("mets:fptr", attrs={"FILEID": file_ids[path]})
+            w.close("mets:div")
+            divs += 1
+    if divs == 0:
+        w.leaf("mets:div", attrs={"TYPE": "empty", "LABEL": "无内容文件"})
+    w.close("mets:div")
+    w.close("mets:structMap")
+
+
 def mets_bytes(spec: AipSpec, objects: Mapping[str, ObjectInfo]) -> bytes:
     """The METS document (UTF-8) for ``objects`` (bag path → stored object), every file linked
     to its PREMIS object."""
@@ -413,60 +488,8 @@ def mets_bytes(spec: AipSpec, objects: Mapping[str, ObjectInfo]) -> bytes:
         else:
             groups["metadata"].append(path)
 
-    w.open("mets:fileSec")
-    for use, paths in groups.items():
-        if not paths:
-            continue
-        w.open("mets:fileGrp", {"USE": use})
-        for path in paths:
-            info = objects[path]
-            f = by_path.get(path)
-            file_id = file_ids[path]
-            mime = f.format.mime if f is not None and f.format is not None else None
-            mime_attr = f' MIMETYPE="{_attr(mime)}"' if mime else ""
-            href = _attr(quote(path.removeprefix("data/"), safe="/"))
-            w.raw(
-                f'      <mets:file ID="{file_id}" SIZE="{int(info.size)}" '
-                f'CHECKSUM="{_attr(info.sha256)}" CHECKSUMTYPE="SHA-256" '
-                f'ADMID="amd-{file_id}"{mime_attr}>\n'
-                f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" '
-                f'xlink:href="{href}"/>\n'
-                f"      </mets:file>\n"
-            )
-        w.close("mets:fileGrp")
-    w.close("mets:fileSec")
-
-    w.open("mets:structMap", {"TYPE": "logical", "LABEL": "移交内容"})
-    w.open("mets:div", {"TYPE": "transfer", "LABEL": t.source_name, "ADMID": "amd-package"})
-    divs = 0
-    assigned: set[str] = set()
-    for rec in t.records:
-        title = rec.values.get("title")
-        label = title if title else rec.key
-        w.open("mets:div", {"TYPE": rec.level.value, "DMDID": dmd_ids[rec.key], "LABEL": label})
-        for p in rec.files:
-            path = f"data/objects/{p}"
-            if path in file_ids:
-                w.leaf("mets:fptr", attrs={"FILEID": file_ids[path]})
-                assigned.add(path)
-        w.close("mets:div")
-        divs += 1
-    loose = [p for p in groups["original"] if p not in assigned]
-    others = groups["metadata"] + groups["report"]
-    for paths, kind, label in (
-        (loose, "unassigned", "未关联条目的文件"),
-        (others, "metadata", "元数据与检测报告"),
-    ):
-        if paths:
-            w.open("mets:div", {"TYPE": kind, "LABEL": label})
-            for path in paths:
-                w.leaf("mets:fptr", attrs={"FILEID": file_ids[path]})
-            w.close("mets:div")
-            divs += 1
-    if divs == 0:
-        w.leaf("mets:div", attrs={"TYPE": "empty", "LABEL": "无内容文件"})
-    w.close("mets:div")
-    w.close("mets:structMap")
+    _file_sec(w, objects, by_path, file_ids, groups)
+    _struct_map(w, spec, dmd_ids, file_ids, groups)
     w.close("mets:mets")
     return "".join(w.parts).encode("utf-8")
 
