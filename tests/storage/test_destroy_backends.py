@@ -3,6 +3,7 @@ identical tombstones (same digest in every location), idempotent, tar volumes st
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from lantai.errors import Conflict, PermissionDenied
 from lantai.storage import LocalObjectStore, ObjectNotFound, ObjectStore, TarVolumeStore
-from lantai.storage.base import DestructionOrder
+from lantai.storage.base import DestructionOrder, ObjectMismatch
 
 PID = "aip-destroy"
 OBJECTS = {
@@ -101,3 +102,27 @@ def test_destroy_objects(any_store: ObjectStore, tmp_path: Path) -> None:
                     capture_output=True,
                 )
             assert b'"destroyed"' in (out / "INDEX.json").read_bytes() or ".r" not in vol.name
+
+
+def test_a_volume_rewrite_checks_the_bytes_it_keeps(tmp_path: Path) -> None:
+    """Rewriting a volume copies the kept objects out of the old volume: their bytes are checked
+    against the index on the way (unlike a commit, whose staged objects were checked as they
+    were written), so a damaged kept object stops the destruction and changes nothing."""
+    store = TarVolumeStore(tmp_path / "tar", volume_bytes=1 << 20)
+    _fill(store)
+    placement = json.loads((store.root / "placement" / f"{PID}.json").read_bytes())
+    volume, offset, _size = placement["metadata/mets.xml"]
+    assert volume == placement["data/b.pdf"][0]  # kept when b.pdf's volume is rewritten
+    path = store.root / "volumes" / PID / volume
+    os.chmod(path, 0o644)
+    with path.open("r+b") as f:  # one byte of the kept object, same length: still a valid tar
+        f.seek(int(offset))
+        f.write(b"X")
+    before = sorted(v.name for v in store.volumes(PID))
+    index = (store.root / "index" / f"{PID}.json").read_bytes()
+
+    with pytest.raises(ObjectMismatch, match=r"metadata/mets\.xml"):
+        store.destroy_objects(PID, ["data/b.pdf"], authorisation=ORDER)
+    assert sorted(v.name for v in store.volumes(PID)) == before
+    assert (store.root / "index" / f"{PID}.json").read_bytes() == index
+    assert store.exists(f"{PID}/data/b.pdf")

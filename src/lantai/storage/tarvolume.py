@@ -219,6 +219,9 @@ class _TarWriter(PackageWriter):
             number,
             count,
             lambda path: self._files[path].open("rb"),
+            # put_stream hashed each staged file as it wrote it and checked it against the
+            # index: hashing it again here would only read back our own page cache
+            verify=False,
         )
 
     def abort(self) -> None:
@@ -262,8 +265,13 @@ def _write_volume(
     number: int,
     count: int,
     opener: Callable[[str], BinaryIO],
+    *,
+    verify: bool = True,
 ) -> None:
-    """One self-describing volume; each object's bytes are checked against ``group``'s digests."""
+    """One self-describing volume. With ``verify`` (objects taken from an existing volume),
+    each object's bytes are checked against ``group``'s digests as they are copied; without it
+    (objects staged by this writer, already checked as they were written) they are copied as
+    they are."""
     sha_lines = "".join(f"{o.sha256}  {pid}/{p}\n" for p, o in group)
     sm3_lines = "".join(f"{o.sm3}  {pid}/{p}\n" for p, o in group)
     readme = README.format(
@@ -275,7 +283,7 @@ def _write_volume(
         bytes=sum(o.size for _, o in group),
         volume=target.name,
     )
-    with tarfile.open(target, "x", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.TarFile(target, "x", format=tarfile.PAX_FORMAT, copybufsize=CHUNK) as tar:
         for name, data in (
             ("README.txt", readme.encode("utf-8")),
             ("MANIFEST-sha256.txt", sha_lines.encode("utf-8")),
@@ -290,6 +298,10 @@ def _write_volume(
             info = tarfile.TarInfo(f"{pid}/{path}")
             info.size = obj.size
             info.mode = 0o444
+            if not verify:
+                with opener(path) as raw:
+                    tar.addfile(info, raw)
+                continue
             with _Hashing(opener(path)) as f:
                 tar.addfile(info, cast(BinaryIO, f))
                 if (f.size, f.sha.hexdigest(), f.sm.hexdigest()) != (obj.size, obj.sha256, obj.sm3):
