@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +56,29 @@ def test_large_object_streams_in_parts(any_store: ObjectStore) -> None:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     assert h.hexdigest() == d.sha256
+
+
+def test_objects_put_from_several_threads(any_store: ObjectStore, tmp_path: Path) -> None:
+    """The AIP builder stores a package's payload on a few threads: every backend's writer
+    takes concurrent puts of different paths."""
+    objects = {f"data/{i:03d}.bin": os.urandom(50_000 + i) for i in range(48)}
+    for path, data in objects.items():
+        (tmp_path / path.replace("/", "_")).write_bytes(data)
+
+    with any_store.begin("threads") as w:
+
+        def put(path: str) -> None:
+            d = digest_bytes(objects[path])
+            source = tmp_path / path.replace("/", "_")
+            w.put_file(path, source, size=d.size, sha256=d.sha256, sm3=d.sm3)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(put, objects))
+        pkg = w.commit()
+    assert pkg.objects == len(objects)
+    for path, data in objects.items():
+        with any_store.open(f"threads/{path}") as f:
+            assert f.read() == data, path
 
 
 @pytest.mark.parametrize(

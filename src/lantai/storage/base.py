@@ -189,7 +189,10 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 class PackageWriter(ABC):
-    """Objects of one package being written; invisible until :meth:`commit`."""
+    """Objects of one package being written; invisible until :meth:`commit`.
+
+    ``put_file``, ``put_stream`` and ``put_bytes`` may be called from several threads at once
+    (the AIP builder stores the payload on a few threads), each for a different path."""
 
     package_id: str
     # The index's "created" value; None means the commit time. Replication sets the source's

@@ -127,6 +127,8 @@ class _TarWriter(PackageWriter):
         self.objects: dict[str, ObjectInfo] = {}
         self._files: dict[str, Path] = {}
         self._done: PackageInfo | None = None
+        self._staged = 0  # staged file names, taken under _names (puts may come from threads)
+        self._names = threading.Lock()
 
     def put_file(
         self,
@@ -148,7 +150,9 @@ class _TarWriter(PackageWriter):
         check_path(path)
         if path in self.objects:
             raise InvalidKey(f"对象「{path}」在包 {self.package_id} 中重复写入")
-        staged = self.dir / "objects" / f"{len(self._files):08d}"
+        with self._names:
+            staged = self.dir / "objects" / f"{self._staged:08d}"
+            self._staged += 1
         with staged.open("xb") as out:
             got = hash_chunks(stream, out.write, limit=size)
         try:
