@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from lantai import faults
 from lantai.audit import EventType
 from lantai.errors import IntegrityFailure, LantaiError
 from lantai.storage.alerts import AlertKind, Severity, raise_alert, resolve_alerts
-from lantai.storage.base import ObjectStore, PackageInfo
+from lantai.storage.base import ObjectInfo, ObjectStore, PackageInfo
 from lantai.storage.destruction import complete_destruction, destroyed_paths
 from lantai.storage.ledger import CopyState, ensure_rows, policy_satisfied, record_copy
 from lantai.storage.policy import StoragePolicy
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("lantai.storage")
+
+COPY_THREADS = 4  # objects of one package copied at a time
 
 
 class ReplicaMismatch(IntegrityFailure):
@@ -86,11 +89,21 @@ def copy_package(
     with dst.begin(package_id) as w:
         w.created = info.created
         w.destroyed = src.tombstones(package_id) or None
-        for obj in objects:
+
+        def copy(obj: ObjectInfo) -> None:
             with src.open(obj.key) as f:
                 w.put_stream(
                     obj.key.partition("/")[2], f, size=obj.size, sha256=obj.sha256, sm3=obj.sm3
                 )
+
+        # Hashing (hashlib releases the GIL), reads and writes of several objects overlap.
+        with ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="lantai-replicate") as pool:
+            try:
+                for _ in pool.map(copy, objects):
+                    pass
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # the rest would be thrown away
+                raise
         copied = w.commit()
     if copied.digest != info.digest:
         raise ReplicaMismatch(

@@ -16,8 +16,9 @@ Every volume is readable and verifiable **without Lantai**, with ``tar`` and ``s
     <id>/<path>           the objects
 
 An object larger than ``volume_bytes`` gets a volume of its own (tar multi-volume is GNU-only and
-not restorable with every tar). Objects are staged on the local disk while they are verified,
-then the volumes are written at commit. A repair rewrites one object's bytes in place (same
+not restorable with every tar). Objects are staged on the local disk while they are verified
+(those up to ``SPOOL_MAX`` bytes together in one spool file, larger ones in a file each), then
+the volumes are written at commit from the staged bytes, without hashing them again. A repair rewrites one object's bytes in place (same
 size, offset from ``placement``), so the volume stays a valid tar.
 """
 
@@ -118,6 +119,20 @@ class _Slice(io.RawIOBase):
         super().close()
 
 
+# Objects up to this size are staged in one spool file per package (one file creation per
+# object was most of the time of a copy of many small objects); larger ones in a file each.
+SPOOL_MAX = 1 << 20
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        if n <= 0:
+            raise OSError(f"staging write made no progress at offset {offset}")
+        view, offset = view[n:], offset + n
+
+
 class _TarWriter(PackageWriter):
     def __init__(self, store: TarVolumeStore, package_id: str) -> None:
         self.store = store
@@ -125,10 +140,15 @@ class _TarWriter(PackageWriter):
         self.dir = store.root / "incoming" / f"{package_id}~{secrets.token_hex(6)}"
         (self.dir / "objects").mkdir(parents=True)
         self.objects: dict[str, ObjectInfo] = {}
-        self._files: dict[str, Path] = {}
+        # where each object is staged: (file, offset, size); small objects share one spool file
+        self._files: dict[str, tuple[Path, int, int]] = {}
         self._done: PackageInfo | None = None
-        self._staged = 0  # staged file names, taken under _names (puts may come from threads)
-        self._names = threading.Lock()
+        # puts may come from several threads: staged names and the spool are taken under _lock
+        self._lock = threading.Lock()
+        self._staged = 0
+        self._spool: int | None = None  # file descriptor; each object written at its own offset
+        self._spool_path = self.dir / "objects" / "spool"
+        self._spool_end = 0
 
     def put_file(
         self,
@@ -150,19 +170,45 @@ class _TarWriter(PackageWriter):
         check_path(path)
         if path in self.objects:
             raise InvalidKey(f"对象「{path}」在包 {self.package_id} 中重复写入")
-        with self._names:
-            staged = self.dir / "objects" / f"{self._staged:08d}"
-            self._staged += 1
-        with staged.open("xb") as out:
-            got = hash_chunks(stream, out.write, limit=size)
-        try:
-            info = check_received(path, f"{self.package_id}/{path}", got, size, sha256, sm3)
-        except Exception:
-            staged.unlink()
-            raise
+        key = f"{self.package_id}/{path}"
+        if size <= SPOOL_MAX:
+            data = bytearray()
+            got = hash_chunks(stream, data.extend, limit=size)
+            info = check_received(path, key, got, size, sha256, sm3)
+            with self._lock:  # reserve the object's place; it is written outside the lock
+                if self._spool is None:
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                    self._spool = os.open(self._spool_path, flags, 0o600)
+                spool, offset = self._spool, self._spool_end
+                self._spool_end += len(data)
+            _pwrite_all(spool, data, offset)
+            self._files[path] = (self._spool_path, offset, len(data))
+        else:
+            with self._lock:
+                staged = self.dir / "objects" / f"{self._staged:08d}"
+                self._staged += 1
+            with staged.open("xb") as out:
+                got = hash_chunks(stream, out.write, limit=size)
+            try:
+                info = check_received(path, key, got, size, sha256, sm3)
+            except Exception:
+                staged.unlink()
+                raise
+            self._files[path] = (staged, 0, info.size)
         self.objects[path] = info
-        self._files[path] = staged
         return info
+
+    def _open_staged(self, path: str) -> BinaryIO:
+        file, offset, size = self._files[path]
+        if file == self._spool_path:
+            return cast(BinaryIO, io.BufferedReader(_Slice(file.open("rb"), offset, size), CHUNK))
+        return file.open("rb")
+
+    def _close_spool(self) -> None:
+        with self._lock:
+            if self._spool is not None:
+                os.close(self._spool)
+                self._spool = None
 
     def put_bytes(self, path: str, data: bytes) -> ObjectInfo:
         d = digest_bytes(data)
@@ -172,6 +218,7 @@ class _TarWriter(PackageWriter):
         if self._done is not None:
             return self._done
         store = self.store
+        self._close_spool()
         existing = store._load_index(self.package_id)
         if existing is not None:
             doc, raw = existing
@@ -222,13 +269,14 @@ class _TarWriter(PackageWriter):
             created,
             number,
             count,
-            lambda path: self._files[path].open("rb"),
+            self._open_staged,
             # put_stream hashed each staged file as it wrote it and checked it against the
             # index: hashing it again here would only read back our own page cache
             verify=False,
         )
 
     def abort(self) -> None:
+        self._close_spool()
         if self._done is None:
             shutil.rmtree(self.dir, ignore_errors=True)
 
