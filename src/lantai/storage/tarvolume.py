@@ -18,8 +18,9 @@ Every volume is readable and verifiable **without Lantai**, with ``tar`` and ``s
 An object larger than ``volume_bytes`` gets a volume of its own (tar multi-volume is GNU-only and
 not restorable with every tar). Objects are staged on the local disk while they are verified
 (those up to ``SPOOL_MAX`` bytes together in one spool file, larger ones in a file each), then
-the volumes are written at commit from the staged bytes, without hashing them again. A repair rewrites one object's bytes in place (same
-size, offset from ``placement``), so the volume stays a valid tar.
+the volumes are written at commit from the staged bytes, without hashing them again. A repair
+rewrites one object's bytes in place (same size, offset from ``placement``), so the volume stays
+a valid tar.
 """
 
 from __future__ import annotations
